@@ -1,0 +1,26 @@
+# Two commands: `make demo` (main job on the embedded synthetic world) and `make test`.
+# Each installs what it needs into the project-local virtual environment .venv.
+# No torch in .venv yet -> TORCH_SPEC is installed (the CPU wheel that lies on disk here).
+# A GPU user installs a CUDA torch into .venv first (see README) and this step keeps it.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench install
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/groundbench demo
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m benchmarks.run_all

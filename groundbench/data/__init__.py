@@ -1,0 +1,1 @@
+"""Data: official files or the synthetic world -> prepared store -> Batch."""

@@ -1,0 +1,62 @@
+"""The Batch every model, method, importance and metric reads: plain tensors plus per-question metadata."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+HAT_GRID = 64
+
+
+@dataclass
+class Batch:
+    """One mini-batch of VQA questions over K region proposals.
+
+    v: [B, K, D] proposal features (the differentiable input); boxes: [B, K, 4] (x1, y1, x2, y2) pixels;
+    mask: [B, K] bool, True for real proposals (False = padding); q: [B, T] token ids, 0 = padding;
+    target: [B, A] soft answer scores (0, .3, .6, .9, 1); human: [B, K] human importance (Eq. 1),
+    0 where ``has_human`` is False; has_human: [B] bool; image_size: [B, 2] (width, height);
+    hat_mask: [B, G, G] bool, the binarised human map on a G x G grid over the image in normalised
+    coordinates (G = HAT_GRID), all False where ``has_human`` is False.
+    """
+
+    v: torch.Tensor
+    boxes: torch.Tensor
+    mask: torch.Tensor
+    q: torch.Tensor
+    target: torch.Tensor
+    human: torch.Tensor
+    has_human: torch.Tensor
+    image_size: torch.Tensor
+    hat_mask: torch.Tensor
+    question_ids: list[int] = field(default_factory=list)
+    image_ids: list[int] = field(default_factory=list)
+    answers: list[list[str]] = field(default_factory=list)
+    answer_types: list[str] = field(default_factory=list)
+    question_types: list[str] = field(default_factory=list)
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """Move every tensor to ``device``; metadata lists stay as they are."""
+        moved = {
+            name: getattr(self, name).to(device)
+            for name in ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
+        }
+        return replace(self, **moved)
+
+    def __len__(self) -> int:
+        return int(self.v.shape[0])
+
+    def select(self, index: torch.Tensor) -> "Batch":
+        """Rows ``index`` ([B'] long or [B] bool) of every tensor and list."""
+        if index.dtype == torch.bool:
+            index = index.nonzero(as_tuple=True)[0]
+        idx = index.tolist()
+        tensors = {
+            name: getattr(self, name)[index]
+            for name in ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
+        }
+        lists = {
+            name: [getattr(self, name)[i] for i in idx] if getattr(self, name) else []
+            for name in ("question_ids", "image_ids", "answers", "answer_types", "question_types")
+        }
+        return replace(self, **tensors, **lists)

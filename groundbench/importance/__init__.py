@@ -1,0 +1,1 @@
+"""Importance of each region proposal, always [B, K] with a proposal mask."""

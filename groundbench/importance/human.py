@@ -1,0 +1,52 @@
+"""Human importance of proposals from an attention map: HINT paper (Selvaraju et al. 2019), Eq. 1."""
+from __future__ import annotations
+
+import torch
+
+
+def box_pixel_bounds(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Integer pixel bounds [B, K, 4] (c0, r0, c1, r1), half-open, clipped to the image.
+
+    A box (x1, y1, x2, y2) in pixel coordinates covers columns round(x1) .. round(x2) - 1 and
+    rows round(y1) .. round(y2) - 1; a box whose rounded width or height is <= 0 has zero area.
+    """
+    b = torch.round(boxes.to(torch.float64))
+    c0 = b[..., 0].clamp(0, width)
+    r0 = b[..., 1].clamp(0, height)
+    c1 = torch.maximum(b[..., 2].clamp(0, width), c0)
+    r1 = torch.maximum(b[..., 3].clamp(0, height), r0)
+    return torch.stack([c0, r0, c1, r1], dim=-1).long()
+
+
+def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Eq. 1: s_r = E_in / (E_in + E_out), E_in = mass inside / a_r, E_out = mass outside / (HW - a_r).
+
+    maps: [B, H, W] non-negative, already at the image's size; boxes: [B, K, 4] pixels; mask: [B, K].
+    Returns [B, K] float32 in [0, 1], 0 where masked. Integral images make it O(HW + K).
+    Degenerate cases: an all-zero map gives 0 for every box (callers exclude such maps);
+    a zero-area box has E_in = 0, so s = 0; a box covering the whole image has E_out = 0, so s = 1
+    (or 0 on an empty map).
+    """
+    maps = maps.to(torch.float64)
+    n, height, width = maps.shape
+    integral = torch.zeros(n, height + 1, width + 1, dtype=torch.float64, device=maps.device)
+    integral[:, 1:, 1:] = maps.cumsum(1).cumsum(2)
+    c0, r0, c1, r1 = box_pixel_bounds(boxes, height, width).unbind(-1)
+    flat = integral.view(n, -1)
+    stride = width + 1
+
+    def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return flat.gather(1, r * stride + c)
+
+    inside = at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0)
+    total = integral[:, -1, -1].unsqueeze(1)
+    outside = (total - inside).clamp_min(0.0)
+    area = ((c1 - c0) * (r1 - r0)).to(torch.float64)
+    rest = height * width - area
+    e_in = torch.where(area > 0, inside / area.clamp_min(1.0), torch.zeros_like(inside))
+    e_out = torch.where(rest > 0, outside / rest.clamp_min(1.0), torch.zeros_like(outside))
+    denom = e_in + e_out
+    score = torch.where(denom > 0, e_in / denom.clamp_min(1e-300), torch.zeros_like(denom))
+    if mask is not None:
+        score = score * mask.to(score.dtype)
+    return score.to(torch.float32)

@@ -1,0 +1,66 @@
+"""Atomic file writing and checked JSON reading: never a half-written output, always a named error."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import GroundbenchError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "w", **kwargs: Any) -> Iterator[Any]:
+    """Open a temporary file beside ``path`` for writing; rename it onto ``path`` on success."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **kwargs) as handle:
+            yield handle
+
+
+def write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> Path:
+    """Write ``obj`` as JSON atomically (temp file + rename)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(obj, handle, indent=indent, sort_keys=False)
+        handle.write("\n")
+    return Path(path)
+
+
+def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
+    """Read JSON; a missing or unparsable file raises GroundbenchError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise GroundbenchError(f"{what} not found", path=path)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise GroundbenchError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path) from None
+    except UnicodeDecodeError:
+        raise GroundbenchError("not UTF-8 text (is this a JSON file?)", path=path) from None
+
+
+def require_fields(record: Any, fields: tuple[str, ...] | list[str], *, path: str | Path, record_id: object) -> None:
+    """Raise GroundbenchError naming file and record when ``record`` lacks one of ``fields``."""
+    if not isinstance(record, dict):
+        raise GroundbenchError(f"expected a JSON object, got {type(record).__name__}", path=path, record=record_id)
+    for name in fields:
+        if name not in record:
+            raise GroundbenchError(f"missing field '{name}'", path=path, record=record_id)

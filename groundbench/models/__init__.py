@@ -1,0 +1,1 @@
+"""Models that meet the protocol of models/protocol.py."""
