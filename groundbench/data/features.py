@@ -3,16 +3,27 @@
 One row per image, tab-separated, no header: image_id, image_w, image_h, num_boxes, boxes, features;
 ``boxes`` and ``features`` are base64-encoded float32 arrays of shape [num_boxes, 4] and
 [num_boxes, D] (reference: peteanderson80/bottom-up-attention, tools/generate_tsv.py).
+The store converts them once into memory-mapped .npy arrays (as hengyuan-hu/bottom-up-attention-vqa
+tools/detection_features_converter.py does into HDF5), never holding all features in RAM.
 """
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import csv
+import math
+import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, TextIO
 
 import numpy as np
+from tqdm import tqdm
+
+from ..errors import GroundbenchError
+from ..io import atomic_path
 
 TSV_FIELDS = ("image_id", "image_w", "image_h", "num_boxes", "boxes", "features")
 
@@ -49,3 +60,227 @@ def write_tsv(handle: TextIO, rows: Iterable[tuple[int, int, int, np.ndarray, np
         handle.write(format_tsv_row(image_id, width, height, boxes, features))
         count += 1
     return count
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading and validating TSV files (pass 1: scan lengths; pass 2: decode and check values)
+# ----------------------------------------------------------------------------------------------
+BOX_TOLERANCE = 1.0  # pixels a box may stick out of the image (detectors clip to [0, w-1] x [0, h-1])
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    """One TSV row as seen by the cheap first pass: no base64 decoded yet."""
+
+    image_id: int
+    width: int
+    height: int
+    num_boxes: int
+    dim: int
+    line: int
+
+
+@dataclass
+class FeatureIndex:
+    """Which TSV row holds each wanted image, in store order; k_max and the feature dimension D."""
+
+    rows: dict[int, tuple[Path, RowInfo]] = field(default_factory=dict)
+    k_max: int = 0
+    dim: int = 0
+
+    def image_ids(self) -> list[int]:
+        return list(self.rows)
+
+
+def tsv_files(root: str | Path) -> list[Path]:
+    """Every ``*.tsv`` (or split ``*.tsv.N``) file under ``root``, recursively, sorted by path."""
+    root = Path(root)
+    found = [p for p in root.rglob("*") if p.is_file() and (p.suffix == ".tsv" or re.search(r"\.tsv\.\d+$", p.name))]
+    return sorted(found)
+
+
+def _tsv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    raise_field_size_limit()
+    with open(path, "r", encoding="ascii", errors="replace", newline="") as handle:
+        for line, fields in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if fields:
+                yield line, fields
+
+
+def _integer(text: str, name: str, path: Path, record: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise GroundbenchError(f"field '{name}' is not a number: {text[:20]!r}", path=path, record=record) from None
+    if not math.isfinite(value) or value != int(value):
+        raise GroundbenchError(f"field '{name}' is not an integer: {text[:20]!r}", path=path, record=record)
+    return int(value)
+
+
+def _b64_bytes(text: str, name: str, path: Path, record: str) -> int:
+    """Decoded size of a base64 field, from its length alone; a length not a multiple of 4 is truncation."""
+    if len(text) % 4:
+        raise GroundbenchError(f"truncated base64 in '{name}' ({len(text)} characters, not a multiple of 4)",
+                               path=path, record=record)
+    return len(text) // 4 * 3 - len(text[-2:]) + len(text[-2:].rstrip("="))
+
+
+def parse_info(fields: list[str], path: Path, line: int) -> RowInfo:
+    """Validate a row's shape (6 fields, integers, num_boxes vs array sizes) without decoding it."""
+    record = f"line {line}"
+    if len(fields) != len(TSV_FIELDS):
+        raise GroundbenchError(f"expected {len(TSV_FIELDS)} tab-separated fields ({', '.join(TSV_FIELDS)}), "
+                               f"got {len(fields)}", path=path, record=record)
+    image_id = _integer(fields[0], "image_id", path, record)
+    record = f"image {image_id} (line {line})"
+    width, height, n = (_integer(fields[i], TSV_FIELDS[i], path, record) for i in (1, 2, 3))
+    if width <= 0 or height <= 0:
+        raise GroundbenchError(f"image size {width}x{height} is not positive", path=path, record=record)
+    if n <= 0:
+        raise GroundbenchError(f"num_boxes is {n}; every image needs at least one box", path=path, record=record)
+    box_bytes = _b64_bytes(fields[4], "boxes", path, record)
+    if box_bytes != n * 16:
+        raise GroundbenchError(f"num_boxes is {n} but 'boxes' holds {box_bytes / 16:g} boxes "
+                               f"({box_bytes} bytes)", path=path, record=record)
+    feat_bytes = _b64_bytes(fields[5], "features", path, record)
+    if feat_bytes == 0 or feat_bytes % (4 * n):
+        raise GroundbenchError(f"num_boxes is {n} but 'features' holds {feat_bytes / 4:g} float32 values, "
+                               f"not a multiple of {n}", path=path, record=record)
+    return RowInfo(image_id, width, height, n, feat_bytes // (4 * n), line)
+
+
+def _decode(text: str, shape: tuple[int, int], name: str, path: Path, record: str) -> np.ndarray:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise GroundbenchError(f"'{name}' is not valid base64 ({exc})", path=path, record=record) from None
+    array = np.frombuffer(raw, dtype=np.float32)
+    if array.size != shape[0] * shape[1]:
+        raise GroundbenchError(f"'{name}' holds {array.size} values, expected {shape[0]}x{shape[1]}", path=path, record=record)
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise GroundbenchError(f"'{name}' has {bad} NaN or infinite value(s)", path=path, record=record)
+    return array.reshape(shape)
+
+
+def decode_row(fields: list[str], info: RowInfo, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decode and check a row's arrays: boxes [N, 4] inside the image, features [N, D] finite."""
+    record = f"image {info.image_id} (line {info.line})"
+    boxes = _decode(fields[4], (info.num_boxes, 4), "boxes", path, record)
+    feats = _decode(fields[5], (info.num_boxes, info.dim), "features", path, record)
+    t = BOX_TOLERANCE
+    bad = ((boxes[:, 0] < -t) | (boxes[:, 1] < -t) | (boxes[:, 2] > info.width + t) | (boxes[:, 3] > info.height + t)
+           | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]))
+    if bad.any():
+        j = int(np.argmax(bad))
+        raise GroundbenchError(f"box {j} {boxes[j].tolist()} lies outside the {info.width}x{info.height} image "
+                               f"(or has x2 < x1 / y2 < y1)", path=path, record=record)
+    return boxes, feats
+
+
+def read_tsv(path: str | Path) -> Iterator[tuple[RowInfo, np.ndarray, np.ndarray]]:
+    """Validated rows (info, boxes [N, 4], features [N, D]) of one TSV file; any N per image, any D."""
+    path = Path(path)
+    for line, fields in _tsv_rows(path):
+        info = parse_info(fields, path, line)
+        boxes, feats = decode_row(fields, info, path)
+        yield info, boxes, feats
+
+
+def scan_features(paths: list[Path], wanted: set[int] | None = None) -> FeatureIndex:
+    """Pass 1 over the TSVs: locate each wanted image (all if None); one D across files; no duplicates."""
+    index = FeatureIndex()
+    for path in paths:
+        for line, fields in _tsv_rows(path):
+            info = parse_info(fields, path, line)
+            if wanted is not None and info.image_id not in wanted:
+                continue
+            if info.image_id in index.rows:
+                first, other = index.rows[info.image_id]
+                raise GroundbenchError(f"duplicate features for this image (also {first}, line {other.line})",
+                                       path=path, record=f"image {info.image_id} (line {line})")
+            if index.dim and info.dim != index.dim:
+                raise GroundbenchError(f"feature dimension {info.dim} differs from {index.dim} of earlier rows",
+                                       path=path, record=f"image {info.image_id} (line {line})")
+            index.dim = info.dim
+            index.k_max = max(index.k_max, info.num_boxes)
+            index.rows[info.image_id] = (path, info)
+    return index
+
+
+STORE_ARRAYS = ("image_ids", "boxes", "features", "num_boxes", "image_size")
+
+
+def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: bool = True) -> list[Path]:
+    """Pass 2: decode the indexed rows into ``out_dir/{image_ids,boxes,features,num_boxes,image_size}.npy``.
+
+    boxes [N, K, 4] and features [N, K, D] float32 are memory-mapped files filled row by row
+    (np.lib.format.open_memmap), zero-padded to K = k_max; num_boxes [N] int32; image_size [N, 2]
+    int32 (w, h). Every file is written under a temporary name and renamed only when all succeeded.
+    """
+    out_dir = Path(out_dir)
+    n, k, d = len(index.rows), index.k_max, index.dim
+    position = {image_id: i for i, image_id in enumerate(index.rows)}
+    small = {"image_ids": np.array(list(index.rows), dtype=np.int64), "num_boxes": np.zeros(n, np.int32),
+             "image_size": np.zeros((n, 2), np.int32)}
+    with contextlib.ExitStack() as stack:
+        tmp = {name: stack.enter_context(atomic_path(out_dir / f"{name}.npy")) for name in STORE_ARRAYS}
+        boxes = np.lib.format.open_memmap(tmp["boxes"], mode="w+", dtype=np.float32, shape=(n, k, 4))
+        feats = np.lib.format.open_memmap(tmp["features"], mode="w+", dtype=np.float32, shape=(n, k, d))
+        bar = tqdm(total=n, desc="features", unit="img", file=sys.stderr, disable=not progress)
+        for path in sorted({p for p, _ in index.rows.values()}):
+            for line, fields in _tsv_rows(path):
+                image_id = _integer(fields[0], "image_id", path, f"line {line}") if fields else None
+                if image_id not in position or index.rows[image_id][0] != path:
+                    continue
+                info = index.rows[image_id][1]
+                i = position[image_id]
+                boxes[i, :info.num_boxes], feats[i, :info.num_boxes] = decode_row(fields, info, path)
+                small["num_boxes"][i] = info.num_boxes
+                small["image_size"][i] = (info.width, info.height)
+                bar.update(1)
+        bar.close()
+        boxes.flush()
+        feats.flush()
+        del boxes, feats
+        for name, array in small.items():
+            np.save(tmp[name], array)
+    return [out_dir / f"{name}.npy" for name in STORE_ARRAYS]
+
+
+class FeatureArrays:
+    """Read side of the store: small arrays in RAM, boxes / features memory-mapped on first use.
+
+    Pickles without the memory maps (DataLoader workers reopen them), so no worker copies features.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        for name in STORE_ARRAYS:
+            if not (self.directory / f"{name}.npy").is_file():
+                raise GroundbenchError(f"feature store incomplete: {name}.npy missing (re-run `groundbench data`)",
+                                       path=self.directory)
+        self.image_ids = np.load(self.directory / "image_ids.npy")
+        self.num_boxes = np.load(self.directory / "num_boxes.npy")
+        self.image_size = np.load(self.directory / "image_size.npy")
+        self.row_of = {int(image_id): i for i, image_id in enumerate(self.image_ids.tolist())}
+        self._maps: dict[str, np.ndarray] = {}
+
+    def array(self, name: str) -> np.ndarray:
+        """The memory-mapped ``boxes`` [N, K, 4] or ``features`` [N, K, D] array (read-only)."""
+        if name not in self._maps:
+            self._maps[name] = np.load(self.directory / f"{name}.npy", mmap_mode="r")
+        return self._maps[name]
+
+    @property
+    def k_max(self) -> int:
+        return int(self.array("boxes").shape[1])
+
+    @property
+    def dim(self) -> int:
+        return int(self.array("features").shape[2])
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_maps"] = {}
+        return state

@@ -1,0 +1,32 @@
+"""Timing helpers shared by the benchmarks: best-of-N wall time and a JSON result line."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable
+
+
+def best_time(fn: Callable[[], object], *, repeat: int = 5, number: int = 1, warmup: int = 1) -> float:
+    """Best (minimum) wall time in seconds of ``number`` calls to ``fn``, over ``repeat`` runs, per call."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def result(name: str, reference_s: float, ours_s: float, target: float, **extra) -> dict:
+    """The benchmark record {name, reference_s, ours_s, ratio, target, ok, ...}; ratio = reference / ours."""
+    ratio = reference_s / ours_s if ours_s > 0 else float("inf")
+    return {"name": name, "reference_s": reference_s, "ours_s": ours_s, "ratio": ratio,
+            "target": target, "ok": bool(ratio >= target), **extra}
+
+
+def emit(record: dict) -> dict:
+    """Print ``record`` as one JSON line and return it."""
+    print(json.dumps(record), flush=True)
+    return record

@@ -1,0 +1,36 @@
+"""``groundbench curve``: the amount-of-human-supervision curve on the synthetic world (JSON + PNG)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..curve import DEFAULT_FRACTIONS, CurveSpec, run_curve
+from ..errors import GroundbenchError
+from ..experiment import default_cache_root, default_device
+from ..methods import METHODS
+
+PATH = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--fractions", default=",".join(f"{f:g}" for f in DEFAULT_FRACTIONS), show_default=True,
+              help="comma-separated shares of train questions with human maps, in [0, 1]")
+@click.option("--method", default="hint", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", default=Path("runs/curve"), show_default=True, type=PATH)
+@click.option("--device", default=None)
+@click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
+def curve(fractions, method, seed, out, device, cache_dir):
+    """Test accuracy and Spearman as the share of train questions with human maps goes from 0 to all."""
+    try:
+        values = [float(x) for x in fractions.split(",") if x.strip()]
+    except ValueError:
+        raise GroundbenchError(f"--fractions must be numbers, got '{fractions}'") from None
+    if not values or any(not 0 <= v <= 1 for v in values):
+        raise GroundbenchError("--fractions must lie in [0, 1]")
+    if method not in METHODS or not METHODS[method].fine_tune:
+        raise GroundbenchError(f"--method must be a fine-tuning method, got '{method}'")
+    spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=device or default_device())
+    run_curve(spec, cache_dir or default_cache_root(), click.echo)
+    click.echo(f"wrote {out / 'curve.json'} and {out / 'curve.png'}")

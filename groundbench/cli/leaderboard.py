@@ -1,0 +1,43 @@
+"""``groundbench leaderboard``: render the result records under a directory as one table per benchmark."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..io import atomic_open
+from ..leaderboard import FORMATS, build_leaderboard, load_records, render, table_to_dict
+
+
+@click.command("leaderboard")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=Path("leaderboards"), show_default=True,
+              help="directory searched recursively for result records (*.json)")
+@click.option("--benchmark", default=None, help="only this benchmark, e.g. synth-vqacp or vqacp-v2")
+@click.option("--format", "fmt", type=click.Choice(FORMATS + ("json",)), default="markdown", show_default=True,
+              help="table format; json = the aggregated tables as plain data")
+@click.option("--columns", default=None, help="comma-separated metric names, e.g. test/accuracy,test/spearman_grad")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write here (atomically) instead of printing")
+def leaderboard(directory: Path, benchmark: str | None, fmt: str, columns: str | None, out: Path | None) -> None:
+    """Tables of mean ± std over seeds: rows are methods, columns are metrics (never edited by hand)."""
+    cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    tables = build_leaderboard(directory, benchmark=benchmark, columns=cols)
+    if not tables:
+        if benchmark is not None:
+            names = sorted({rec.benchmark for _, rec in load_records(directory)})
+            known = f" (records exist for: {', '.join(names)})" if names else ""
+            click.echo(f"no result records for benchmark '{benchmark}' under {directory}{known}")
+        else:
+            click.echo(f"no result records under {directory}")
+        return
+    if fmt == "json":
+        text = json.dumps([table_to_dict(t) for t in tables], indent=2) + "\n"
+    else:
+        text = render(tables, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    with atomic_open(out, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    click.echo(f"wrote {out} ({len(tables)} table{'s' if len(tables) != 1 else ''}, {fmt})")

@@ -1,0 +1,43 @@
+"""The method contract: a small class whose ``loss`` the model-agnostic trainer calls on each batch."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch.nn import functional as F
+
+from ..data.batch import Batch
+
+
+def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy on soft scores, scaled by A as the reference's instance_bce_with_logits.
+
+    logits, target: [B, A] -> scalar.
+    """
+    return F.binary_cross_entropy_with_logits(logits, target) * target.shape[1]
+
+
+@dataclass
+class Method:
+    """Base of every training method.
+
+    model: which model it trains; fine_tune: trains on the questions with human maps only, starting from a
+    pretrained checkpoint (the paper's VQA-CP protocol); the defaults of the training schedule live here
+    so one class is one recipe.
+    """
+
+    name = "base"
+    model = "updn"
+    fine_tune = False
+    description = ""
+
+    epochs: int = 15
+    batch_size: int = 256
+    lr: float = 2e-3
+
+    def loss(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict:
+        """The method's resolved settings, saved with every run."""
+        return asdict(self)

@@ -1,0 +1,1 @@
+"""Metrics: VQA accuracy, grounding metrics, statistics."""

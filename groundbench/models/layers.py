@@ -1,0 +1,43 @@
+"""Building blocks of the UpDn reference (hengyuan-hu/bottom-up-attention-vqa: fc.py, language_model.py)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+
+def wn_linear(in_dim: int, out_dim: int) -> nn.Module:
+    """A weight-normalised linear layer (weight_norm with dim=None, as the reference's FCNet)."""
+    return weight_norm(nn.Linear(in_dim, out_dim), dim=None)
+
+
+class FCNet(nn.Sequential):
+    """Weight-normalised Linear + ReLU: x [..., in_dim] -> [..., out_dim] (reference fc.py, one layer)."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__(wn_linear(in_dim, out_dim), nn.ReLU())
+
+
+class QuestionEncoder(nn.Module):
+    """Word embeddings + a one-layer GRU; the question is the hidden state at its last real token.
+
+    q: [B, T] token ids (0 = padding, right-padded) -> [B, num_hid]. Taking the output at the last real
+    token is equivalent to the reference's left padding and stays twice-differentiable (HINT needs that).
+    """
+
+    def __init__(self, num_tokens: int, word_dim: int, num_hid: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_tokens, word_dim, padding_idx=0)
+        self.gru = nn.GRU(word_dim, num_hid, batch_first=True)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        out, _ = self.gru(self.embed(q))
+        last = (q != 0).sum(1).clamp_min(1) - 1
+        return out[torch.arange(q.shape[0], device=q.device), last]
+
+
+class Classifier(nn.Sequential):
+    """Reference SimpleClassifier: Linear -> ReLU -> Dropout -> Linear, [B, in_dim] -> [B, A] logits."""
+
+    def __init__(self, in_dim: int, hid_dim: int, num_answers: int, dropout: float):
+        super().__init__(wn_linear(in_dim, hid_dim), nn.ReLU(), nn.Dropout(dropout), wn_linear(hid_dim, num_answers))

@@ -1,0 +1,37 @@
+"""Recipes (baselines/<method>-<task>-<split>.json): the settings behind each leaderboard row."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from .errors import GroundbenchError
+from .io import read_json
+from .methods import METHODS
+
+RECIPE_KEYS = ("method", "task", "split", "method_config", "model_config", "benchmark")
+
+
+def load_recipe(path: Path) -> dict:
+    """Read and check a recipe file; unknown keys or methods are errors naming the file."""
+    recipe = read_json(path, what="recipe")
+    if not isinstance(recipe, dict):
+        raise GroundbenchError("a recipe is a JSON object", path=path)
+    unknown = set(recipe) - set(RECIPE_KEYS) - {"description", "command"}
+    if unknown:
+        raise GroundbenchError(f"unknown recipe keys: {', '.join(sorted(unknown))}", path=path)
+    if recipe.get("method") not in METHODS:
+        raise GroundbenchError(f"unknown method '{recipe.get('method')}'", path=path, record="method")
+    return recipe
+
+
+def default_recipe(method: str, task: str, split: str) -> dict:
+    """The built-in defaults of a method as a recipe (baselines/ files must equal these: a test checks)."""
+    instance = METHODS[method]()
+    return {"method": method, "task": task, "split": split, "benchmark": f"synth-vqa{split}",
+            "method_config": instance.hyperparameters(), "model_config": {}}
+
+
+def fingerprint(obj: object) -> str:
+    """Short stable hash of a JSON-able object (cache keys)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,143 @@
+"""The training loop: epochs, progress with ETA, a checkpoint each epoch, best-by-validation, resume.
+
+It knows nothing about which model or method it runs: ``method.loss(model, batch)`` gives the loss and
+``select(model) -> float`` the validation score (higher is better) used to keep the best checkpoint.
+"""
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .checkpoint import flatten_optimizer_state, load_checkpoint, save_checkpoint, unflatten_optimizer_state
+from .data.batch import Batch
+from .errors import GroundbenchError
+from .io import read_json, write_json
+from .methods.base import Method
+
+OPTIM_PREFIX = "optim."
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; returns a torch Generator for data shuffling."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class TrainConfig:
+    """Schedule of one run; grad_clip 0.25 and Adamax as the UpDn reference (train.py)."""
+
+    epochs: int
+    lr: float
+    seed: int = 0
+    grad_clip: float = 0.25
+    device: str = "cpu"
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0
+    best_score: float = -math.inf
+    best_epoch: int = -1
+    history: list[dict] = field(default_factory=list)
+
+
+class Trainer:
+    """Runs ``method`` on ``model`` over ``train_batches`` and writes RUN/last.* and RUN/best.*."""
+
+    def __init__(self, model: torch.nn.Module, method: Method, config: TrainConfig, run_dir: Path,
+                 metadata: dict, select: Callable[[torch.nn.Module], float]):
+        self.model = model.to(config.device)
+        self.method = method
+        self.config = config
+        self.run_dir = Path(run_dir)
+        self.metadata = metadata
+        self.select = select
+        self.optimizer = torch.optim.Adamax(self.model.parameters(), lr=config.lr)
+        self.state = TrainState()
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def _save(self, name: str) -> Path:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        meta = dict(self.metadata, epoch=self.state.epoch, best_score=self.state.best_score,
+                    best_epoch=self.state.best_epoch, history=self.state.history)
+        if name == "last":
+            optim_tensors, optim_meta = flatten_optimizer_state(self.optimizer.state_dict())
+            tensors.update({OPTIM_PREFIX + k: v for k, v in optim_tensors.items()})
+            meta["optimizer"] = optim_meta
+            meta["rng"] = {"torch": torch.get_rng_state().tolist()}
+        return save_checkpoint(self.run_dir / f"{name}.safetensors", tensors, meta)
+
+    def resume(self) -> None:
+        """Continue from RUN/last.safetensors: weights, optimizer, epoch counter, best score, history."""
+        path = self.run_dir / "last.safetensors"
+        if not path.exists():
+            raise GroundbenchError("nothing to resume: no last.safetensors", path=self.run_dir)
+        tensors, meta = load_checkpoint(path)
+        weights = {k: v for k, v in tensors.items() if not k.startswith(OPTIM_PREFIX)}
+        optim = {k[len(OPTIM_PREFIX):]: v for k, v in tensors.items() if k.startswith(OPTIM_PREFIX)}
+        self.model.load_state_dict(weights)
+        self.optimizer.load_state_dict(unflatten_optimizer_state(optim, meta["optimizer"]))
+        torch.set_rng_state(torch.tensor(meta["rng"]["torch"], dtype=torch.uint8))
+        self.state = TrainState(meta["epoch"], meta["best_score"], meta["best_epoch"], meta["history"])
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def fit(self, train_batches: Callable[[int], Iterable[Batch]], num_batches: int) -> TrainState:
+        """Train until ``config.epochs``; ``train_batches(epoch)`` yields that epoch's batches."""
+        device = self.config.device
+        while self.state.epoch < self.config.epochs:
+            epoch = self.state.epoch + 1
+            self.model.train()
+            start, totals, seen = time.time(), {}, 0
+            bar = tqdm(train_batches(epoch), total=num_batches, file=sys.stderr, leave=False,
+                       desc=f"{self.method.name} epoch {epoch}/{self.config.epochs}", dynamic_ncols=True)
+            for batch in bar:
+                batch = batch.to(device)
+                loss, logs = self.method.loss(self.model, batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss at epoch {epoch}: {logs}")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+                self.optimizer.step()
+                seen += 1
+                for key, value in logs.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                bar.set_postfix({k: f"{v / seen:.3f}" for k, v in totals.items()})
+            bar.close()
+            self.model.eval()
+            score = float(self.select(self.model))
+            record = {"epoch": epoch, "seconds": round(time.time() - start, 2), "val_score": score,
+                      **{k: v / max(seen, 1) for k, v in totals.items()}}
+            self.state.epoch = epoch
+            self.state.history.append(record)
+            improved = score > self.state.best_score
+            if improved:
+                self.state.best_score, self.state.best_epoch = score, epoch
+                self._save("best")
+            self._save("last")
+            remaining = (self.config.epochs - epoch) * record["seconds"]
+            tqdm.write(f"[{self.method.name}] epoch {epoch}/{self.config.epochs}  "
+                       + "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
+                       + f"  ({record['seconds']:.1f}s{', best' if improved else ''}; ETA {remaining:.0f}s)",
+                       file=sys.stderr)
+        write_json(self.run_dir / "history.json", {"best_epoch": self.state.best_epoch,
+                                                   "best_val_score": self.state.best_score,
+                                                   "history": self.state.history})
+        return self.state
+
+
+def history_of(run_dir: Path) -> dict:
+    """The saved history of a finished run."""
+    return read_json(Path(run_dir) / "history.json", what="run history")

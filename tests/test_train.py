@@ -1,0 +1,57 @@
+import json
+
+import pytest
+import torch
+
+from groundbench.checkpoint import load_checkpoint
+from groundbench.errors import GroundbenchError
+from groundbench.methods import build_method
+from groundbench.train import TrainConfig, Trainer
+
+from fakes import make_batch, tiny_model
+
+BATCHES = [make_batch(seed=s) for s in range(3)]
+
+
+def select(model):
+    with torch.no_grad():
+        out = model(BATCHES[0].v, BATCHES[0].boxes, BATCHES[0].mask, BATCHES[0].q)
+    return float(out.logits.gather(1, BATCHES[0].target.argmax(1, keepdim=True)).mean())
+
+
+def run(tmp_path, epochs, resume=False):
+    torch.manual_seed(0)
+    model = tiny_model()
+    trainer = Trainer(model, build_method("updn"), TrainConfig(epochs=epochs, lr=0.01), tmp_path,
+                      {"model": {"name": "updn"}}, select)
+    if resume:
+        trainer.resume()
+    trainer.fit(lambda epoch: BATCHES, len(BATCHES))
+    return trainer
+
+
+def test_checkpoints_each_epoch_and_best_by_validation(tmp_path):
+    trainer = run(tmp_path, 3)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [h["epoch"] for h in history["history"]] == [1, 2, 3]
+    scores = [h["val_score"] for h in history["history"]]
+    assert history["best_epoch"] == 1 + scores.index(max(scores))
+    _, meta = load_checkpoint(tmp_path / "best.safetensors")
+    assert meta["epoch"] == history["best_epoch"]
+    _, last = load_checkpoint(tmp_path / "last.safetensors")
+    assert last["epoch"] == 3 and "optimizer" in last
+    assert trainer.state.epoch == 3
+
+
+def test_resume_continues_exactly_where_it_stopped(tmp_path):
+    straight = run(tmp_path / "a", 3)
+    run(tmp_path / "b", 2)
+    resumed = run(tmp_path / "b", 3, resume=True)
+    for (name, p), q in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(p, q, atol=1e-6), name
+    assert len(resumed.state.history) == 3
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path):
+    with pytest.raises(GroundbenchError, match="nothing to resume"):
+        run(tmp_path, 1, resume=True)
