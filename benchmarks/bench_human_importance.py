@@ -9,7 +9,7 @@ import torch
 
 from groundbench.importance.human import box_pixel_bounds, human_importance
 
-from .common import best_time, emit, result
+from .common import compare, emit, result
 
 SIZE, BOXES, TARGET = 448, 36, 50.0
 
@@ -45,8 +45,8 @@ def run() -> dict:
     max_diff = float((ours - reference).abs().max())
     if max_diff > 1e-6:
         raise AssertionError(f"integral and naive human importance differ by {max_diff}")
-    ours_s = best_time(lambda: human_importance(maps, boxes), repeat=20)
-    reference_s = best_time(lambda: naive_human_importance(maps, boxes), repeat=5)
+    reference_s, ours_s = compare(lambda: naive_human_importance(maps, boxes), lambda: human_importance(maps, boxes),
+                                  repeat=10, ours_per_round=10)
     return result("human_importance_integral_vs_naive", reference_s, ours_s, TARGET,
                   boxes=BOXES, map_size=SIZE, max_abs_diff=max_diff)
 

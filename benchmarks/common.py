@@ -19,6 +19,24 @@ def best_time(fn: Callable[[], object], *, repeat: int = 5, number: int = 1, war
     return best
 
 
+def compare(reference: Callable[[], object], ours: Callable[[], object], *, repeat: int = 5,
+            ours_per_round: int = 1) -> tuple[float, float]:
+    """Best wall times (reference_s, ours_s) per call, alternating the two so that a change in machine
+    load between them biases neither; ``ours_per_round`` extra calls of the fast one per round."""
+    reference()
+    ours()
+    best_ref = best_ours = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        reference()
+        best_ref = min(best_ref, time.perf_counter() - start)
+        for _ in range(ours_per_round):
+            start = time.perf_counter()
+            ours()
+            best_ours = min(best_ours, time.perf_counter() - start)
+    return best_ref, best_ours
+
+
 def result(name: str, reference_s: float, ours_s: float, target: float, **extra) -> dict:
     """The benchmark record {name, reference_s, ours_s, ratio, target, ok, ...}; ratio = reference / ours."""
     ratio = reference_s / ours_s if ours_s > 0 else float("inf")

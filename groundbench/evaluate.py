@@ -56,7 +56,7 @@ def evaluate(model: torch.nn.Module, store: VQAStore, splits: Iterable[str], dev
     for split in splits:
         _, scores, types, ground = predict(model, store, split, device, grounding=grounding)
         report["splits"][split] = {**accuracy_metrics(scores, types), **ground}
-        report["upper_bound"][split] = store.upper_bound(split)
+        report["upper_bound"][split] = 100.0 * store.upper_bound(split)  # in %, like the accuracies
     return report
 
 

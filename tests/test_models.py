@@ -58,3 +58,18 @@ def test_build_model_rejects_unknown_names_and_configs():
         assert "bad config" in str(exc)
     else:
         raise AssertionError("expected an error")
+
+
+def test_split_forward_equals_forward_and_occlusion_uses_it_exactly():
+    from groundbench.importance.occlusion import occlusion_importance, occlusion_importance_loop
+    from groundbench.models.protocol import split_forward
+
+    batch = make_batch(b=3, k=5)
+    for name in MODELS:
+        model = tiny_model(name).eval()
+        assert split_forward(model)
+        whole = model(batch.v, batch.boxes, batch.mask, batch.q).logits
+        parts = model.answer_from_question(batch.v, batch.boxes, batch.mask, model.encode_question(batch.q)).logits
+        assert torch.allclose(whole, parts)
+        fast = occlusion_importance(model, batch, chunk_size=4)
+        assert torch.allclose(fast, occlusion_importance_loop(model, batch), atol=1e-5)

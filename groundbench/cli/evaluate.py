@@ -7,7 +7,7 @@ import click
 from tabulate import tabulate
 
 from ..errors import GroundbenchError
-from ..evaluate import accuracy_metrics, evaluate
+from ..evaluate import accuracy_metrics, evaluate as evaluate_model
 from ..experiment import data_from_metadata, default_cache_root, default_device, model_from_checkpoint, open_data
 from ..io import write_json
 from ..results_file import score_results_file
@@ -54,7 +54,7 @@ def evaluate_cmd(checkpoint, results_file, data, splits, out, no_grounding, devi
         model, meta = model_from_checkpoint(checkpoint, device)
         store = data_from_metadata(meta, data, cache_root, click.echo)
         splits = list(splits) or [s for s in store.splits if s != "train"]
-        report = evaluate(model, store, splits, device=device, grounding=not no_grounding)
+        report = evaluate_model(model, store, splits, device=device, grounding=not no_grounding)
         report["checkpoint"] = str(checkpoint)
         report["method"], report["model"], report["seed"] = meta["method"]["name"], meta["model"]["name"], meta["seed"]
     else:
@@ -63,7 +63,7 @@ def evaluate_cmd(checkpoint, results_file, data, splits, out, no_grounding, devi
             raise GroundbenchError("scoring a results file needs exactly one --split")
         scores, types = score_results_file(results_file, store, splits[0])
         report = {"splits": {splits[0]: accuracy_metrics(scores, types)}, "results_file": str(results_file),
-                  "upper_bound": {splits[0]: store.upper_bound(splits[0])}}
+                  "upper_bound": {splits[0]: 100.0 * store.upper_bound(splits[0])}}
     if out is not None:
         write_json(out, report)
     click.echo(render_report(report))

@@ -230,7 +230,7 @@ def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: b
         bar = tqdm(total=n, desc="features", unit="img", file=sys.stderr, disable=not progress)
         for path in sorted({p for p, _ in index.rows.values()}):
             for line, fields in _tsv_rows(path):
-                image_id = _integer(fields[0], "image_id", path, f"line {line}") if fields else None
+                image_id = _integer(fields[0], "image_id", path, f"line {line}")
                 if image_id not in position or index.rows[image_id][0] != path:
                     continue
                 info = index.rows[image_id][1]
@@ -244,7 +244,8 @@ def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: b
         feats.flush()
         del boxes, feats
         for name, array in small.items():
-            np.save(tmp[name], array)
+            with open(tmp[name], "wb") as handle:  # a handle: np.save would append ".npy" to a path
+                np.save(handle, array)
     return [out_dir / f"{name}.npy" for name in STORE_ARRAYS]
 
 

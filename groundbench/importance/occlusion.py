@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..data.batch import Batch
+from ..models.protocol import split_forward
 
 
 def _answer_and_base(model, batch: Batch, answer_index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -21,7 +22,7 @@ def occlusion_importance(
     batch: Batch,
     answer_index: torch.Tensor | None = None,
     *,
-    chunk_size: int = 1024,
+    chunk_size: int = 256,
 ) -> torch.Tensor:
     """Occlusion importance [B, K]: o_a(all proposals) - o_a(all but proposal k), o_a the logit of answer a.
 
@@ -31,6 +32,7 @@ def occlusion_importance(
     becomes one row of an expanded batch ([B*K, ...] rows, at most ``chunk_size`` rows per forward
     pass to bound memory), so there is no Python loop over proposals. Padded proposals get 0.
     A question with a single real proposal is scored with an all-False mask: the model must handle it.
+    Models with the optional split forward (models/protocol.py) encode each question once, not K times.
     Runs under torch.no_grad(); putting the model in eval mode is the caller's job.
     """
     if chunk_size < 1:
@@ -38,6 +40,16 @@ def occlusion_importance(
     answer_index, base = _answer_and_base(model, batch, answer_index)
     result = torch.zeros(batch.mask.shape, dtype=base.dtype, device=base.device)
     rows, cols = batch.mask.nonzero(as_tuple=True)
+    if split_forward(model):
+        state = model.encode_question(batch.q)
+
+        def score(v, boxes, mask, b):
+            return model.answer_from_question(v, boxes, mask, state[b]).logits
+    else:
+
+        def score(v, boxes, mask, b):
+            return model(v, boxes, mask, batch.q[b]).logits
+
     for start in range(0, rows.numel(), chunk_size):
         b = rows[start:start + chunk_size]
         k = cols[start:start + chunk_size]
@@ -46,7 +58,7 @@ def occlusion_importance(
         v[n, k] = 0
         mask = batch.mask[b].clone()
         mask[n, k] = False
-        logits = model(v, batch.boxes[b], mask, batch.q[b]).logits
+        logits = score(v, batch.boxes[b], mask, b)
         result[b, k] = base[b] - logits[n, answer_index[b]]
     return result
 

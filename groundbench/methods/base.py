@@ -17,6 +17,11 @@ def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, target) * target.shape[1]
 
 
+# One fine-tuning schedule for HINT and every method compared with it (same data, init, schedule and
+# selection): Adamax at the pretraining learning rate, small batches over the ~6% of train with maps.
+FINE_TUNE_EPOCHS, FINE_TUNE_BATCH, FINE_TUNE_LR = 30, 64, 2e-3
+
+
 @dataclass
 class Method:
     """Base of every training method.

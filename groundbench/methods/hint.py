@@ -8,7 +8,7 @@ import torch
 from ..data.batch import Batch
 from ..importance.gradient import gradient_importance_and_output
 from ..models.protocol import VQAOutput
-from .base import Method, task_loss
+from .base import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, FINE_TUNE_LR, Method, task_loss
 from .ranking import ranking_loss
 
 
@@ -23,8 +23,9 @@ class HintMethod(Method):
     name = "hint"
     fine_tune = True
     description = "HINT: ranking loss on gradient importance + lambda * task loss"
-    epochs: int = 8
-    lr: float = 5e-4
+    epochs: int = FINE_TUNE_EPOCHS
+    batch_size: int = FINE_TUNE_BATCH
+    lr: float = FINE_TUNE_LR
     lam: float = 10.0
 
     def network_scores(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, VQAOutput]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.batch import Batch
-from .base import Method, task_loss
+from .base import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, FINE_TUNE_LR, Method, task_loss
 
 
 @dataclass
@@ -38,5 +38,6 @@ class FinetuneMethod(UpDnMethod):
     name = "finetune"
     fine_tune = True
     description = "fine-tune on the HINT subset, task loss only (control)"
-    epochs: int = 8
-    lr: float = 5e-4
+    epochs: int = FINE_TUNE_EPOCHS
+    batch_size: int = FINE_TUNE_BATCH
+    lr: float = FINE_TUNE_LR

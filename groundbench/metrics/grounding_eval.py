@@ -25,7 +25,7 @@ class GroundingAccumulator:
     None for the attention-based metrics. Putting the model in eval mode is the caller's job.
     """
 
-    def __init__(self, model, *, occlusion_chunk_size: int = 1024, n_boot: int = 1000, seed: int = 0):
+    def __init__(self, model, *, occlusion_chunk_size: int = 256, n_boot: int = 1000, seed: int = 0):
         self.model = model
         self.occlusion_chunk_size = occlusion_chunk_size
         self.n_boot = n_boot

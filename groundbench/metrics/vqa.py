@@ -17,9 +17,11 @@ per answer (the official code passes ``re.UNICODE`` where ``re.sub`` expects ``c
 """
 from __future__ import annotations
 
+import functools
 import re
+from collections import Counter
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 ANSWER_TYPES = ("yes/no", "number", "other")
 
@@ -92,8 +94,11 @@ def process_digit_article(text: str) -> str:
     return " ".join(_CONTRACTIONS.get(word, word) for word in words)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalize_answer(answer: str) -> str:
     """The official answer normalisation: clean, processPunctuation, processDigitArticle.
+
+    Memoised (a pure function; VQA answers repeat heavily).
 
     "Two" -> "2", "a dog." -> "dog", "dont" -> "don’t" (typographic apostrophe, as the official table).
     """
@@ -111,12 +116,32 @@ def vqa_accuracy(pred: str, answers: list[str]) -> float:
     gts = [_clean(a) for a in answers]
     res = _clean(pred)
     if len(set(gts)) > 1:
-        gts = [process_digit_article(process_punctuation(a)) for a in gts]
-        res = process_digit_article(process_punctuation(res))
-    hits = sum(1 for a in gts if a == res)
-    # leaving out answer i removes one match exactly when answers[i] itself matches
-    total = sum(min(1.0, (hits - (1 if a == res else 0)) / 3.0) for a in gts)
-    return total / len(gts)
+        gts = [normalize_answer(a) for a in gts]  # on a cleaned string: exactly the official two steps
+        res = normalize_answer(res)
+    return accuracy_from_hits(sum(1 for a in gts if a == res), len(gts))
+
+
+def accuracy_from_hits(hits: int, n: int) -> float:
+    """Leave-one-out mean of min(1, matches / 3) for ``hits`` matching answers out of ``n``.
+
+    Leaving out answer i removes one match exactly when answer i itself matches.
+    """
+    return ((n - hits) * min(1.0, hits / 3.0) + hits * min(1.0, (hits - 1) / 3.0)) / n
+
+
+def best_accuracy(answers: list[str], vocab: Collection[str], normalised_vocab: Collection[str]) -> float:
+    """The highest official accuracy any answer of ``vocab`` can reach on this question (upper bound).
+
+    normalised_vocab: {normalize_answer(v) for v in vocab}, passed in so callers compute it once.
+    """
+    gts = [_clean(a) for a in answers]
+    if len(set(gts)) > 1:
+        gts = [normalize_answer(a) for a in gts]
+        allowed = normalised_vocab
+    else:
+        allowed = vocab
+    counts = Counter(a for a in gts if a in allowed)
+    return accuracy_from_hits(max(counts.values()), len(gts)) if counts else 0.0
 
 
 def soft_score(count: int) -> float:

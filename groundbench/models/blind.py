@@ -41,7 +41,15 @@ class QuestionOnlyVQA(nn.Module):
         self.classifier = Classifier(config.num_hid, 2 * config.num_hid, config.num_answers, config.cls_dropout)
 
     def forward(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, q: torch.Tensor) -> VQAOutput:
-        logits = self.classifier(self.q_net(self.question(q)))
+        return self.answer_from_question(v, boxes, mask, self.encode_question(q))
+
+    def encode_question(self, q: torch.Tensor) -> torch.Tensor:
+        """q: [B, T] -> [B, num_hid] (optional protocol, as UpDnVQA)."""
+        return self.question(q)
+
+    def answer_from_question(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor,
+                             q_emb: torch.Tensor) -> VQAOutput:
+        logits = self.classifier(self.q_net(q_emb))
         # Keep v in the graph with zero weight so autograd.grad(…, v) returns zeros instead of failing.
         logits = logits + 0.0 * v.sum(dim=(1, 2)).unsqueeze(1)
         return VQAOutput(logits=logits, attention=None)

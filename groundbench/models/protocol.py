@@ -24,3 +24,10 @@ class VQAModel(Protocol):
 
     def __call__(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, q: torch.Tensor) -> VQAOutput:
         ...
+
+
+def split_forward(model) -> bool:
+    """True when ``model`` also offers ``encode_question(q) -> state`` and
+    ``answer_from_question(v, boxes, mask, state) -> VQAOutput`` (optional: lets occlusion, which
+    re-scores one question K times, encode it once). ``forward`` must equal their composition."""
+    return callable(getattr(model, "encode_question", None)) and callable(getattr(model, "answer_from_question", None))

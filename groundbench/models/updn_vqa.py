@@ -66,7 +66,15 @@ class UpDnVQA(nn.Module):
         self.classifier = Classifier(c.num_hid, 2 * c.num_hid, c.num_answers, c.cls_dropout)
 
     def forward(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, q: torch.Tensor) -> VQAOutput:
-        q_emb = self.question(q)
+        return self.answer_from_question(v, boxes, mask, self.encode_question(q))
+
+    def encode_question(self, q: torch.Tensor) -> torch.Tensor:
+        """q: [B, T] -> [B, num_hid] (optional protocol: lets occlusion encode each question once)."""
+        return self.question(q)
+
+    def answer_from_question(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor,
+                             q_emb: torch.Tensor) -> VQAOutput:
+        """The rest of ``forward`` given ``encode_question(q)``: [B, num_hid] -> VQAOutput."""
         att = self.attention(v, q_emb, mask)
         v_emb = (att.unsqueeze(-1) * v).sum(1)
         joint = self.q_net(q_emb) * self.v_net(v_emb)

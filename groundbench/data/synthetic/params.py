@@ -47,7 +47,8 @@ class WorldParams:
     prior_strength: chance a question goes to its (concept, answer) group's favoured split
         (the VQA-CP re-split, softened: 0.5 = no prior shift, 1.0 = disjoint groups).
     train_side_fraction: share of a concept's answers favoured in train (at least one).
-    disagreement: per-annotator chance of a wrong answer (at most 4 of 10 disagree).
+    contested_rate: share of questions on which annotators disagree at all (others are unanimous).
+    disagreement: on a contested question, each annotator's chance of a wrong answer (at most 4 of 10).
     maybe_rate: chance an annotator's confidence is "maybe" (doubled for wrong answers).
     hat_fraction: share of train questions with one human map (per-question uniform draw).
     hat_annotators: maps per val and test question.
@@ -62,20 +63,21 @@ class WorldParams:
     min_objects: int = 2
     max_objects: int = 6
     max_same_shape: int = 3
-    shape_repeat_prob: float = 0.4
+    shape_repeat_prob: float = 0.25
     small_radius: float = 0.075
     large_radius: float = 0.125
     n_proposals: int = 36
     feature_dim: int = 64
     feature_noise: float = 1.0
-    object_noise: float = 1.0
+    object_noise: float = 1.5
     box_jitter: float = 0.15
     questions_per_image: float = 5.0
     test_fraction: float = 0.3
-    type_weights: tuple[float, ...] = (0.25, 0.2, 0.15, 0.15, 0.25)
+    type_weights: tuple[float, ...] = (0.2, 0.2, 0.15, 0.1, 0.35)
     prior_strength: float = 0.9
     train_side_fraction: float = 0.25
-    disagreement: float = 0.1
+    contested_rate: float = 0.3
+    disagreement: float = 0.15
     maybe_rate: float = 0.1
     hat_fraction: float = 0.06
     hat_annotators: int = 3
@@ -85,6 +87,7 @@ class WorldParams:
 
     def __post_init__(self) -> None:
         checks = (
+            (self.seed >= 0, "seed must be >= 0"),
             (self.n_images >= 1, "n_images must be >= 1"),
             (self.image_size >= 32, "image_size must be >= 32"),
             (1 <= self.min_objects <= self.max_objects <= 8, "need 1 <= min_objects <= max_objects <= 8"),

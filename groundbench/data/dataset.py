@@ -1,0 +1,82 @@
+"""A torch Dataset over one split of a prepared store, and the collate that builds a Batch."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .attention import HumanArrays
+from .batch import HAT_GRID, Batch
+from .features import FeatureArrays
+from .text import encode
+
+
+class VQADataset(Dataset):
+    """Questions of one split; each item reads its image's features lazily from the memory map.
+
+    An item is a dict: v [K, D], boxes [K, 4], num_boxes, q [T], target [A] (soft scores), human [K],
+    has_human, hat_mask [G, G], image_size (w, h), and the question's metadata.
+    """
+
+    def __init__(self, records: list[dict], features: FeatureArrays, vocab: list[str], num_answers: int,
+                 human: HumanArrays | None = None):
+        self.records = records
+        self.features = features
+        self.word_to_id = {word: i + 1 for i, word in enumerate(vocab)}
+        self.num_answers = int(num_answers)
+        self.human = human
+        self.human_row = {} if human is None else {int(q): i for i, q in enumerate(human.question_ids.tolist())}
+        self.grid = HAT_GRID if human is None else int(human.hat_mask.shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        row = self.features.row_of[record["image_id"]]
+        k = self.features.k_max
+        target = np.zeros(self.num_answers, dtype=np.float32)
+        target[np.asarray(record["labels"], dtype=np.int64)] = np.asarray(record["scores"], dtype=np.float32)
+        h = self.human_row.get(record["question_id"])
+        return {
+            "v": np.array(self.features.array("features")[row]),
+            "boxes": np.array(self.features.array("boxes")[row]),
+            "num_boxes": int(self.features.num_boxes[row]),
+            "q": encode(record["question"], self.word_to_id),
+            "target": target,
+            "human": self.human.importance[h] if h is not None else np.zeros(k, np.float32),
+            "has_human": h is not None,
+            "hat_mask": self.human.hat_mask[h] if h is not None else np.zeros((self.grid, self.grid), bool),
+            "image_size": self.features.image_size[row].astype(np.float32),
+            "question_id": record["question_id"], "image_id": record["image_id"],
+            "answers": list(record["answers"]), "answer_type": record["answer_type"],
+            "question_type": record["question_type"],
+        }
+
+
+def collate(items: list[dict]) -> Batch:
+    """Stack dataset items into a Batch (mask [B, K] True for the first num_boxes proposals)."""
+    def stack(name: str, dtype: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(np.stack([item[name] for item in items])).to(dtype)
+
+    k = items[0]["v"].shape[0]
+    counts = torch.tensor([item["num_boxes"] for item in items])
+    return Batch(
+        v=stack("v", torch.float32), boxes=stack("boxes", torch.float32),
+        mask=torch.arange(k)[None, :] < counts[:, None],
+        q=torch.tensor([item["q"] for item in items], dtype=torch.long),
+        target=stack("target", torch.float32), human=stack("human", torch.float32),
+        has_human=torch.tensor([item["has_human"] for item in items], dtype=torch.bool),
+        image_size=stack("image_size", torch.float32), hat_mask=stack("hat_mask", torch.bool),
+        question_ids=[item["question_id"] for item in items], image_ids=[item["image_id"] for item in items],
+        answers=[item["answers"] for item in items], answer_types=[item["answer_type"] for item in items],
+        question_types=[item["question_type"] for item in items],
+    )
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
+    """A DataLoader yielding Batches; shuffling is seeded so a run's order is reproducible."""
+    generator = torch.Generator()
+    generator.manual_seed(int(seed))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
+                      generator=generator, num_workers=num_workers)

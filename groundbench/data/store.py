@@ -1,0 +1,108 @@
+"""The prepared store (written by data/prepare.py): open, check, and hand out datasets by split."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import GroundbenchError
+from ..io import read_json
+from .attention import HumanArrays, read_human
+from .dataset import VQADataset
+from .features import FeatureArrays
+from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
+
+
+def hint_subsample(question_ids: list[int], fraction: float, seed: int = 0) -> set[int]:
+    """A fixed, seeded subsample of ``fraction`` of the ids (at least one), nested across fractions.
+
+    Each id gets a seeded hash key; the ids with the smallest keys are kept, so for one seed a smaller
+    fraction always keeps a subset of what a larger one keeps.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise GroundbenchError(f"hint fraction must be in (0, 1], got {fraction}")
+    def key(qid: int) -> bytes:
+        return hashlib.blake2b(f"{int(seed)}:{int(qid)}".encode(), digest_size=8).digest()
+    ranked = sorted(question_ids, key=key)
+    keep = max(1, round(fraction * len(ranked))) if ranked else 0
+    return set(ranked[:keep])
+
+
+class VQAStore:
+    """A prepared VQA store. Attributes: root, manifest, answers, vocab, splits (list of split names)."""
+
+    def __init__(self, root: Path, manifest: dict, answers: list[str], vocab: list[str]):
+        self.root = root
+        self.manifest = manifest
+        self.answers = answers
+        self.vocab = vocab
+        self.splits = list(manifest["splits"])
+        self._records: dict[str, list[dict]] = {}
+        self._human: dict[str, HumanArrays] = {}
+        self._features: FeatureArrays | None = None
+
+    @classmethod
+    def open(cls, root: str | Path) -> "VQAStore":
+        """Open and check a store: manifest format / version, and every listed file present at its size."""
+        root = Path(root)
+        if not root.is_dir():
+            raise GroundbenchError("data directory not found", path=root)
+        if not (root / "manifest.json").is_file():
+            raise GroundbenchError("not a prepared store: no manifest.json (run `groundbench data vqa`; "
+                                   "an interrupted conversion leaves none)", path=root)
+        manifest = read_json(root / "manifest.json", what="store manifest")
+        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
+            raise GroundbenchError(f"not a {STORE_FORMAT} manifest", path=root / "manifest.json")
+        if manifest.get("version") != STORE_VERSION:
+            raise GroundbenchError(f"store version {manifest.get('version')} is not {STORE_VERSION}; re-run "
+                                   "`groundbench data vqa`", path=root / "manifest.json")
+        for rel, entry in manifest.get("files", {}).items():
+            path = root / rel
+            if not path.is_file():
+                raise GroundbenchError(f"store file {rel} is missing", path=root)
+            if path.stat().st_size != entry["bytes"]:
+                raise GroundbenchError(f"store file {rel} has {path.stat().st_size} bytes, the manifest says "
+                                       f"{entry['bytes']} (re-run `groundbench data vqa`)", path=root)
+        answers = read_json(root / "answers.json", what="answer list")
+        vocab = read_json(root / "vocab.json", what="question vocabulary")
+        return cls(root, manifest, answers, vocab)
+
+    def _split(self, split: str) -> str:
+        if split not in self.splits:
+            raise GroundbenchError(f"no split '{split}' (this store has {', '.join(self.splits)})", path=self.root)
+        return split
+
+    @property
+    def features(self) -> FeatureArrays:
+        if self._features is None:
+            self._features = FeatureArrays(self.root / "features")
+        return self._features
+
+    def records(self, split: str) -> list[dict]:
+        """The split's question records (see prepare.py for the fields)."""
+        if self._split(split) not in self._records:
+            self._records[split] = read_json(self.root / f"{split}.json", what=f"{split} split")
+        return self._records[split]
+
+    def human(self, split: str) -> HumanArrays:
+        """The split's human importance [M, K] and grid masks [M, G, G] (questions with usable maps)."""
+        if self._split(split) not in self._human:
+            self._human[split] = read_human(self.root / f"human_{split}.npz")
+        return self._human[split]
+
+    def dataset(self, split: str, *, human_only: bool = False, hint_fraction: float | None = None,
+                seed: int = 0) -> VQADataset:
+        """The split as a Dataset; ``human_only`` keeps questions with maps, ``hint_fraction`` a nested subsample."""
+        records, human = self.records(split), self.human(split)
+        if human_only or hint_fraction is not None:
+            with_maps = set(human.question_ids.tolist())
+            if hint_fraction is not None:
+                with_maps = hint_subsample(sorted(with_maps), hint_fraction, seed)
+            records = [r for r in records if r["question_id"] in with_maps]
+        return VQADataset(records, self.features, self.vocab, len(self.answers), human)
+
+    def upper_bound(self, split: str) -> float:
+        """Accuracy ceiling implied by out-of-vocabulary answers (which score 0), in [0, 1]."""
+        stored = self.manifest.get("upper_bound", {})
+        if self._split(split) in stored:
+            return float(stored[split])
+        return upper_bound(self.records(split), self.answers)

@@ -1,0 +1,57 @@
+"""The synthetic changing-priors VQA world: VQA-CP + VQA-HAT + bottom-up features, generated on a CPU.
+
+build_world(out_dir) writes out_dir/raw/ in the official formats (see writer.py), then converts it with
+groundbench.data.prepare.prepare_vqa like real data, so one loading path serves both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ...errors import GroundbenchError
+from .params import WORLD_VERSION, WorldParams
+from .writer import write_raw
+
+__all__ = ["WORLD_VERSION", "WorldParams", "build_world", "default_world_dir", "world_is_built"]
+
+
+def default_world_dir(cache_root: str | Path, params: WorldParams | None = None) -> Path:
+    """Where a world is cached under ``cache_root``: one folder per world version for the default
+    parameters, plus a short hash of the parameters for any other setting."""
+    base = Path(cache_root) / "synthetic"
+    if params is None or params == WorldParams():
+        return base / WORLD_VERSION
+    digest = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    return base / f"{WORLD_VERSION}-{digest}"
+
+
+def world_is_built(raw_dir: str | Path, params: WorldParams) -> bool:
+    """True when ``raw_dir`` holds a complete world of this version and these parameters."""
+    stamp = Path(raw_dir) / "world.json"
+    if not stamp.is_file():
+        return False
+    try:
+        data = json.loads(stamp.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return data.get("world_version") == WORLD_VERSION and data.get("params") == params.to_dict()
+
+
+def build_world(out_dir: str | Path, params: WorldParams = WorldParams(), *, progress: bool = True,
+                prepare: bool = True) -> Path:
+    """Write ``out_dir/raw`` (kept if already built with the same parameters), then prepare it for training.
+
+    ``prepare=False`` stops after the raw files. Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    raw = out_dir / "raw"
+    if raw.exists() and not (raw / "world.json").is_file():
+        raise GroundbenchError("exists but is not a synthetic world (no world.json); choose another folder", path=raw)
+    if not world_is_built(raw, params):
+        write_raw(raw, params, progress=progress)
+    if prepare:
+        from ..prepare import prepare_vqa  # written alongside; imported lazily
+
+        prepare_vqa(raw, out_dir, split_scheme="cp", source="synthetic", min_answer_count=1, progress=progress)
+    return out_dir
