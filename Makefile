@@ -20,7 +20,7 @@ demo: install
 	$(VENV)/bin/groundbench demo
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 bench: install
 	$(PY) -m benchmarks.run_all

@@ -26,6 +26,8 @@ class DemoSpec:
     methods: Sequence[str] = DEMO_METHODS
     device: str = "cpu"
     reuse: bool = True
+    world: dict | None = None  # WorldParams overrides (None: the default world)
+    epochs: int | None = None  # override every method's epochs (smoke runs)
 
 
 def _finished(run: Path) -> bool:
@@ -37,7 +39,9 @@ def _train(method: str, seed: int, spec: DemoSpec, store, ref: DataRef, echo: Ec
     if spec.reuse and _finished(run):
         echo(f"[demo] reusing finished run {run}")
         return run / "best.safetensors"
-    return train_run(RunSpec(method, "vqa", "cp", run, seed=seed, device=spec.device, init=init), store, ref, echo)
+    overrides = None if spec.epochs is None else {"epochs": spec.epochs}
+    return train_run(RunSpec(method, "vqa", "cp", run, seed=seed, device=spec.device, init=init,
+                             method_overrides=overrides), store, ref, echo)
 
 
 def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, records: Path, echo: Echo) -> Path:
@@ -46,7 +50,7 @@ def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, re
     report = evaluate(model, store, ["val", "test"], device=device)
     metrics = {name: Metric(value=m["value"], direction=m["direction"], n=m["n"],
                             ci95=None if m.get("ci95") is None else tuple(m["ci95"]), undefined=m.get("undefined", 0))
-               for name, m in flat_metrics(report).items()}
+               for name, m in flat_metrics(report).items() if m is not None}
     method = meta["method"]["name"]
     config = {"method": meta["method"], "model": meta["model"], "train": meta["train"], "data": ref.to_dict(),
               "best_epoch": meta.get("epoch"), "upper_bound": report["upper_bound"]}
@@ -60,7 +64,12 @@ def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, re
 
 def run_demo(spec: DemoSpec, cache_root: Path, echo: Echo) -> list:
     """Train and score every method for every seed; returns the aggregated leaderboard tables."""
-    store, ref = synthetic_store(cache_root, echo)
+    params = None
+    if spec.world:
+        from .data.synthetic import WorldParams
+
+        params = {**WorldParams().to_dict(), **spec.world}
+    store, ref = synthetic_store(cache_root, echo, params)
     for seed in range(spec.seeds):
         pretrained = None
         for method in spec.methods:

@@ -19,7 +19,7 @@ def score_results_file(path: Path, store: VQAStore, split: str) -> tuple[list[fl
         raise GroundbenchError("a results file is a JSON list of {question_id, answer}", path=path)
     answers: dict[int, str] = {}
     for i, item in enumerate(results):
-        require_fields(item, ("question_id", "answer"), path=path, record=i)
+        require_fields(item, ("question_id", "answer"), path=path, record_id=i)
         qid = item["question_id"]
         if qid in answers:
             raise GroundbenchError(f"question {qid} answered twice", path=path, record=i)

@@ -167,7 +167,7 @@ def test_summarise_counts_undefined():
     assert s["value"] == 2.0 and s["n"] == 2 and s["undefined"] == 2 and s["ci95"][0] <= 2.0 <= s["ci95"][1]
     s = summarise(np.array([1.0, 0.0, 3.0]), defined=np.array([True, False, True]), n_boot=200)
     assert s["value"] == 2.0 and s["n"] == 2 and s["undefined"] == 1
-    assert summarise(np.array([np.nan])) == {"value": None, "ci95": [None, None], "n": 0, "undefined": 1}
+    assert summarise(np.array([np.nan])) == {"value": None, "ci95": None, "n": 0, "undefined": 1}
 
 
 # ---------------------------------------------------------------- accumulator

@@ -23,9 +23,11 @@ PATH = click.Path(path_type=Path)
 @click.option("--records", type=PATH, help="where result records go [OUT/records]")
 @click.option("--table", type=PATH, help="also write the Markdown table here")
 @click.option("--fresh", is_flag=True, help="retrain runs that already finished under OUT")
+@click.option("--images", type=click.IntRange(50), help="a smaller or larger world than the default (3000 images)")
+@click.option("--epochs", type=click.IntRange(1), help="override every method's epochs (quick smoke runs)")
 @click.option("--device", default=None)
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
-def demo(seeds, methods, out, records, table, fresh, device, cache_dir):
+def demo(seeds, methods, out, records, table, fresh, images, epochs, device, cache_dir):
     """Synthetic world -> UpDn, the blind baseline, HINT, Attn-Align and the controls -> a results table."""
     names = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
@@ -33,7 +35,8 @@ def demo(seeds, methods, out, records, table, fresh, device, cache_dir):
         raise GroundbenchError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(METHODS)}")
     start = time.time()
     spec = DemoSpec(out=out, records=records or out / "records", seeds=seeds, methods=names,
-                    device=device or default_device(), reuse=not fresh)
+                    device=device or default_device(), reuse=not fresh, epochs=epochs,
+                    world=None if images is None else {"n_images": images})
     tables = run_demo(spec, cache_dir or default_cache_root(), click.echo)
     text = render(tables, "markdown")
     if table is not None:

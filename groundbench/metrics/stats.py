@@ -37,7 +37,7 @@ def bootstrap_mean_ci(
 
 
 def summarise(values, defined=None, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """{"value", "ci95": [lo, hi], "n", "undefined"} for per-question values [N].
+    """{"value", "ci95": [lo, hi] (None when n == 0), "n", "undefined"} for per-question values [N].
 
     ``defined`` [N] bool marks the values that count (default: the finite ones); the others are
     counted as "undefined" and left out of the mean. "value" and the interval are None when n == 0.
@@ -51,6 +51,6 @@ def summarise(values, defined=None, *, n_boot: int = 1000, seed: int = 0, level:
         raise ValueError("a value marked defined is not finite")
     n = int(kept.size)
     if n == 0:
-        return {"value": None, "ci95": [None, None], "n": 0, "undefined": int(values.size)}
+        return {"value": None, "ci95": None, "n": 0, "undefined": int(values.size)}
     mean, lo, hi = bootstrap_mean_ci(kept, n_boot=n_boot, seed=seed, level=level)
     return {"value": mean, "ci95": [lo, hi], "n": n, "undefined": int(values.size - n)}

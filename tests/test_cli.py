@@ -1,0 +1,111 @@
+"""The command line end to end on a small synthetic world, and its answers to bad input."""
+import json
+import pickle
+
+import pytest
+from click.testing import CliRunner
+
+from groundbench.cli import main
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def fails_cleanly(result, *needles):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    cache = root / "cache"
+    result = invoke("demo", "--images", 120, "--epochs", 2, "--methods", "updn,blind,hint,hint-random",
+                    "--out", root / "demo", "--cache-dir", cache, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    return root, cache, result.output
+
+
+def test_demo_trains_scores_and_prints_a_table(world):
+    root, _, output = world
+    assert "Generating the synthetic world (first use)" in output
+    records = sorted(p.name for p in (root / "demo" / "records" / "synth-vqacp").glob("*.json"))
+    assert records == ["blind-s0.json", "hint-random-s0.json", "hint-s0.json", "updn-s0.json"]
+    record = json.loads((root / "demo" / "records" / "synth-vqacp" / "hint-s0.json").read_text())
+    assert record["metrics"]["test/spearman_grad"]["direction"] == "higher"
+    assert record["metrics"]["test/cpig"]["direction"] == "lower"
+    assert 0 <= record["metrics"]["test/accuracy"]["value"] <= 100
+    for method in ("updn", "blind", "hint", "hint-random"):
+        assert f"| {method}" in output
+
+
+def test_eval_needs_only_the_checkpoint(world, tmp_path):
+    root, cache, _ = world
+    report = tmp_path / "report.json"
+    result = invoke("eval", "--checkpoint", root / "demo" / "updn-s0", "--cache-dir", cache, "--out", report,
+                    "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert set(data["splits"]) == {"val", "test"}
+    assert data["splits"]["test"]["accuracy"]["n"] > 0
+    assert "spearman_grad" in data["splits"]["test"]
+
+
+def test_train_resume_continues_a_run(world, tmp_path):
+    root, cache, _ = world
+    data = cache / "synthetic"
+    store = next(p for p in data.iterdir() if (p / "manifest.json").exists())
+    out = tmp_path / "run"
+    first = invoke("train", "updn", "--data", store, "--epochs", 1, "--out", out, "--device", "cpu")
+    assert first.exit_code == 0, first.output
+    again = invoke("train", "updn", "--data", store, "--epochs", 2, "--out", out, "--resume", "--device", "cpu")
+    assert again.exit_code == 0, again.output
+    assert "Resuming" in again.output
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history["history"]] == [1, 2]
+
+
+def test_pickle_checkpoint_is_refused_without_unpickling(tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    bad = tmp_path / "model.pt"
+    bad.write_bytes(pickle.dumps(Evil()))
+    fails_cleanly(invoke("eval", "--checkpoint", bad), str(bad), "pickle")
+    assert not marker.exists()
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    fails_cleanly(invoke("eval", "--checkpoint", tmp_path / "nope.safetensors"), "nope.safetensors")
+    corrupt = tmp_path / "bad.safetensors"
+    corrupt.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    fails_cleanly(invoke("eval", "--checkpoint", corrupt), "bad.safetensors")
+
+
+def test_data_directory_without_the_expected_files(tmp_path):
+    fails_cleanly(invoke("train", "updn", "--data", tmp_path, "--out", tmp_path / "r"), str(tmp_path))
+
+
+def test_results_file_with_a_missing_field(world, tmp_path):
+    root, cache, _ = world
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"question_id": 1}]))
+    store = next(p for p in (cache / "synthetic").iterdir() if (p / "manifest.json").exists())
+    line = fails_cleanly(invoke("eval", "--results", results, "--data", store, "--split", "test"), "results.json")
+    assert "record 0" in line and "answer" in line
+
+
+def test_unimplemented_task_and_wrong_split_are_clear(world):
+    _, cache, _ = world
+    store = next(p for p in (cache / "synthetic").iterdir() if (p / "manifest.json").exists())
+    fails_cleanly(invoke("train", "hint", "--task", "captioning", "--split", "robust", "--data", store), "captioning")
+    fails_cleanly(invoke("train", "updn", "--split", "v2", "--data", store), "split")
