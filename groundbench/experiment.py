@@ -47,11 +47,11 @@ class DataRef:
 
 def synthetic_store(cache_root: Path, echo: Echo, params: dict | None = None) -> tuple[VQAStore, DataRef]:
     """The synthetic world's store in the cache, generated on first use (and said so)."""
-    from .data.synthetic import WorldParams, build_world, default_world_dir
+    from .data.synthetic import WorldParams, build_world, default_world_dir, world_is_built
 
     world = WorldParams.from_dict(params) if params else WorldParams()
     out = default_world_dir(cache_root) if params is None else default_world_dir(cache_root, world)
-    if not (out / "manifest.json").exists():
+    if not ((out / "manifest.json").exists() and world_is_built(out / "raw", world)):
         echo(f"Generating the synthetic world (first use) into {out} ...")
         build_world(out, world)
     return VQAStore.open(out), DataRef("synthetic", out, world.to_dict())

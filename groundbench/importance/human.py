@@ -22,24 +22,33 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     """Eq. 1: s_r = E_in / (E_in + E_out), E_in = mass inside / a_r, E_out = mass outside / (HW - a_r).
 
     maps: [B, H, W] non-negative, already at the image's size; boxes: [B, K, 4] pixels; mask: [B, K].
-    Returns [B, K] float32 in [0, 1], 0 where masked. Integral images make it O(HW + K).
+    Returns [B, K] float32 in [0, 1], 0 where masked. An integral image kept only at the
+    2K box columns (row prefix sums, then prefix sums down those columns) makes it O(HW + HK).
     Degenerate cases: an all-zero map gives 0 for every box (callers exclude such maps);
     a zero-area box has E_in = 0, so s = 0; a box covering the whole image has E_out = 0, so s = 1
     (or 0 on an empty map).
     """
-    maps = maps.to(torch.float64)
     n, height, width = maps.shape
-    integral = torch.zeros(n, height + 1, width + 1, dtype=torch.float64, device=maps.device)
-    integral[:, 1:, 1:] = maps.cumsum(1).cumsum(2)
     c0, r0, c1, r1 = box_pixel_bounds(boxes, height, width).unbind(-1)
+    k = c0.shape[1]
+    # The integral image, but only at the 2K columns the boxes need: row prefix sums (one pass over the
+    # map, accumulated in float64), then prefix sums down the rows of those columns.
+    # integral[:, r, j] = sum of map[:r, :col_j].
+    rows = torch.cumsum(maps, 2, dtype=torch.float64)  # rows[:, r, c] = sum of map[r, :c + 1]
+    cols = torch.cat([c0, c1], dim=1)  # [n, 2K]
+    picked = rows.gather(2, (cols - 1).clamp_min(0).unsqueeze(1).expand(n, height, 2 * k))
+    picked = picked * (cols > 0).unsqueeze(1)
+    integral = torch.zeros(n, height + 1, 2 * k, dtype=torch.float64, device=maps.device)
+    torch.cumsum(picked, 1, out=integral[:, 1:])
     flat = integral.view(n, -1)
-    stride = width + 1
+    left = torch.arange(k, device=maps.device).expand(n, k)
 
-    def at(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return flat.gather(1, r * stride + c)
+    def at(r: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """integral[b, r[b, i], j[b, i]] for every box i: [n, K]."""
+        return flat.gather(1, r * (2 * k) + j)
 
-    inside = at(r1, c1) - at(r0, c1) - at(r1, c0) + at(r0, c0)
-    total = integral[:, -1, -1].unsqueeze(1)
+    inside = at(r1, left + k) - at(r0, left + k) - at(r1, left) + at(r0, left)
+    total = rows[:, :, -1].sum(1, keepdim=True)
     outside = (total - inside).clamp_min(0.0)
     area = ((c1 - c0) * (r1 - r0)).to(torch.float64)
     rest = height * width - area
