@@ -44,7 +44,8 @@ def _train(method: str, seed: int, spec: DemoSpec, store, ref: DataRef, echo: Ec
                              method_overrides=overrides), store, ref, echo)
 
 
-def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, records: Path, echo: Echo) -> Path:
+def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, records: Path, echo: Echo,
+               benchmark: str = BENCHMARK) -> Path:
     """Evaluate a checkpoint on val and test and save its result record; returns the record's path."""
     model, meta = model_from_checkpoint(checkpoint, device)
     report = evaluate(model, store, ["val", "test"], device=device)
@@ -54,8 +55,8 @@ def record_run(checkpoint: Path, store, ref: DataRef, seed: int, device: str, re
     method = meta["method"]["name"]
     config = {"method": meta["method"], "model": meta["model"], "train": meta["train"], "data": ref.to_dict(),
               "best_epoch": meta.get("epoch"), "upper_bound": report["upper_bound"]}
-    record = make_record(BENCHMARK, method, meta["model"]["name"], seed, metrics, config)
-    path = records / BENCHMARK / f"{method}-s{seed}.json"
+    record = make_record(benchmark, method, meta["model"]["name"], seed, metrics, config)
+    path = records / benchmark / f"{method}-s{seed}.json"
     save_record(path, record)
     acc = report["splits"]["test"]["accuracy"]["value"]
     echo(f"[demo] {method} seed {seed}: val {report['splits']['val']['accuracy']['value']:.2f}  test {acc:.2f}  -> {path}")

@@ -109,3 +109,20 @@ def test_unimplemented_task_and_wrong_split_are_clear(world):
     store = next(p for p in (cache / "synthetic").iterdir() if (p / "manifest.json").exists())
     fails_cleanly(invoke("train", "hint", "--task", "captioning", "--split", "robust", "--data", store), "captioning")
     fails_cleanly(invoke("train", "updn", "--split", "v2", "--data", store), "split")
+
+
+def test_results_file_is_scored_with_the_official_metric(world, tmp_path):
+    from groundbench.data.store import VQAStore
+    from groundbench.metrics.vqa import vqa_accuracy
+
+    _, cache, _ = world
+    path = next(p for p in (cache / "synthetic").iterdir() if (p / "manifest.json").exists())
+    records = VQAStore.open(path).records("test")
+    answers = [{"question_id": r["question_id"], "answer": "yes" if i % 2 else r["answers"][0]}
+               for i, r in enumerate(records)]
+    results, report = tmp_path / "results.json", tmp_path / "report.json"
+    results.write_text(json.dumps(answers))
+    out = invoke("eval", "--results", results, "--data", path, "--split", "test", "--out", report)
+    assert out.exit_code == 0, out.output
+    expected = 100 * sum(vqa_accuracy(a["answer"], r["answers"]) for a, r in zip(answers, records)) / len(records)
+    assert json.loads(report.read_text())["splits"]["test"]["accuracy"]["value"] == pytest.approx(expected)

@@ -40,14 +40,12 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     picked = picked * (cols > 0).unsqueeze(1)
     integral = torch.zeros(n, height + 1, 2 * k, dtype=torch.float64, device=maps.device)
     torch.cumsum(picked, 1, out=integral[:, 1:])
-    flat = integral.view(n, -1)
-    left = torch.arange(k, device=maps.device).expand(n, k)
-
-    def at(r: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """integral[b, r[b, i], j[b, i]] for every box i: [n, K]."""
-        return flat.gather(1, r * (2 * k) + j)
-
-    inside = at(r1, left + k) - at(r0, left + k) - at(r1, left) + at(r0, left)
+    # The four corners of every box in one gather: integral[b, r, j] at (r1, c1), (r0, c1), (r1, c0), (r0, c0).
+    box = torch.arange(k, device=maps.device)
+    r = torch.stack([r1, r0, r1, r0], dim=1)  # [n, 4, K]
+    j = torch.stack([box + k, box + k, box, box]).expand(n, 4, k)
+    corners = integral.view(n, -1).gather(1, (r * (2 * k) + j).view(n, -1)).view(n, 4, k)
+    inside = corners[:, 0] - corners[:, 1] - corners[:, 2] + corners[:, 3]
     total = rows[:, :, -1].sum(1, keepdim=True)
     outside = (total - inside).clamp_min(0.0)
     area = ((c1 - c0) * (r1 - r0)).to(torch.float64)
