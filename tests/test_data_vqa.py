@@ -12,7 +12,7 @@ from groundbench.data.vqa import (assign_splits, build_answer_vocab, pair, raw_f
 from groundbench.errors import GroundbenchError
 from vqa_fixtures import VAL_FRACTION, answer_dicts, make_qa, write_raw_root
 
-REAL = Path("/work/shared/data/vqav2-fixture")
+REAL = Path(__file__).parent / "fixtures" / "vqav2"
 
 
 def _dump(path: Path, obj) -> Path:
