@@ -22,6 +22,8 @@ class CurveSpec:
     method: str = "hint"
     seed: int = 0
     device: str = "cpu"
+    world: dict | None = None  # WorldParams overrides (hat_fraction is always 1)
+    epochs: int | None = None  # override the epochs of every run (smoke runs)
 
 
 def _point(checkpoint: Path, store, fraction: float, n_questions: int, device: str) -> dict:
@@ -37,12 +39,14 @@ def run_curve(spec: CurveSpec, cache_root: Path, echo: Echo) -> dict:
     the curve's world, which equals the default world but for ``hat_fraction = 1``)."""
     from .data.synthetic import WorldParams
 
-    params = WorldParams.from_dict({**WorldParams().to_dict(), "hat_fraction": 1.0}).to_dict()
+    params = WorldParams.from_dict({**WorldParams().to_dict(), **(spec.world or {}), "hat_fraction": 1.0}).to_dict()
+    overrides = None if spec.epochs is None else {"epochs": spec.epochs}
     store, ref = synthetic_store(cache_root, echo, params)
     base = spec.out / f"updn-s{spec.seed}"
     pretrained = base / "best.safetensors"
     if not (base / "history.json").exists():
-        pretrained = train_run(RunSpec("updn", "vqa", "cp", base, seed=spec.seed, device=spec.device), store, ref, echo)
+        pretrained = train_run(RunSpec("updn", "vqa", "cp", base, seed=spec.seed, device=spec.device,
+                                             method_overrides=overrides), store, ref, echo)
     total = len(store.dataset("train", human_only=True))
     points = []
     for fraction in sorted(spec.fractions):
@@ -54,7 +58,7 @@ def run_curve(spec: CurveSpec, cache_root: Path, echo: Echo) -> dict:
             ckpt = run / "best.safetensors"
             if not (run / "history.json").exists():
                 ckpt = train_run(RunSpec(spec.method, "vqa", "cp", run, seed=spec.seed, device=spec.device,
-                                         init=pretrained, hint_fraction=fraction), store, ref, echo)
+                                         init=pretrained, hint_fraction=fraction, method_overrides=overrides), store, ref, echo)
             points.append(_point(ckpt, store, fraction, n, spec.device))
         p = points[-1]
         rho = p["test_spearman_grad"] or {}

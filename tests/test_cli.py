@@ -126,3 +126,17 @@ def test_results_file_is_scored_with_the_official_metric(world, tmp_path):
     assert out.exit_code == 0, out.output
     expected = 100 * sum(vqa_accuracy(a["answer"], r["answers"]) for a, r in zip(answers, records)) / len(records)
     assert json.loads(report.read_text())["splits"]["test"]["accuracy"]["value"] == pytest.approx(expected)
+
+
+def test_supervision_curve_writes_json_and_png(tmp_path):
+    out = tmp_path / "curve"
+    result = invoke("curve", "--images", 60, "--epochs", 1, "--fractions", "0,0.5,1", "--out", out,
+                    "--cache-dir", tmp_path / "cache", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "curve.json").read_text())
+    assert [p["fraction"] for p in data["points"]] == [0.0, 0.5, 1.0]
+    counts = [p["train_questions_with_maps"] for p in data["points"]]
+    assert counts[0] == 0 < counts[1] < counts[2] == data["train_questions"]
+    assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    fails_cleanly(invoke("curve", "--fractions", "0,2", "--out", out), "fractions")
+    fails_cleanly(invoke("curve", "--method", "updn", "--out", out), "fine-tuning")

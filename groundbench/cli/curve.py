@@ -19,9 +19,11 @@ PATH = click.Path(path_type=Path)
 @click.option("--method", default="hint", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=Path("runs/curve"), show_default=True, type=PATH)
+@click.option("--images", type=click.IntRange(50), help="a smaller or larger world than the default (3000 images)")
+@click.option("--epochs", type=click.IntRange(1), help="override every run's epochs (quick smoke runs)")
 @click.option("--device", default=None)
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
-def curve(fractions, method, seed, out, device, cache_dir):
+def curve(fractions, method, seed, out, images, epochs, device, cache_dir):
     """Test accuracy and Spearman as the share of train questions with human maps goes from 0 to all."""
     try:
         values = [float(x) for x in fractions.split(",") if x.strip()]
@@ -31,6 +33,7 @@ def curve(fractions, method, seed, out, device, cache_dir):
         raise GroundbenchError("--fractions must lie in [0, 1]")
     if method not in METHODS or not METHODS[method].fine_tune:
         raise GroundbenchError(f"--method must be a fine-tuning method, got '{method}'")
-    spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=device or default_device())
+    spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=device or default_device(),
+                     world=None if images is None else {"n_images": images}, epochs=epochs)
     run_curve(spec, cache_dir or default_cache_root(), click.echo)
     click.echo(f"wrote {out / 'curve.json'} and {out / 'curve.png'}")
