@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..data.batch import Batch
 from ..importance.attention import attention_importance
