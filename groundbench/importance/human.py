@@ -32,9 +32,9 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     c0, r0, c1, r1 = box_pixel_bounds(boxes, height, width).unbind(-1)
     k = c0.shape[1]
     # The integral image, but only at the 2K columns the boxes need: row prefix sums (one pass over the
-    # map, accumulated in float64), then prefix sums down the rows of those columns.
+    # map, in float64), then prefix sums down the rows of those columns.
     # integral[:, r, j] = sum of map[:r, :col_j].
-    rows = torch.cumsum(maps, 2, dtype=torch.float64)  # rows[:, r, c] = sum of map[r, :c + 1]
+    rows = maps.to(torch.float64, copy=True).cumsum_(2)  # rows[:, r, c] = sum of map[r, :c + 1]
     cols = torch.cat([c0, c1], dim=1)  # [n, 2K]
     picked = rows.gather(2, (cols - 1).clamp_min(0).unsqueeze(1).expand(n, height, 2 * k))
     picked = picked * (cols > 0).unsqueeze(1)
