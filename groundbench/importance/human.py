@@ -50,10 +50,11 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     outside = (total - inside).clamp_min(0.0)
     area = ((c1 - c0) * (r1 - r0)).to(torch.float64)
     rest = height * width - area
-    e_in = torch.where(area > 0, inside / area.clamp_min(1.0), torch.zeros_like(inside))
-    e_out = torch.where(rest > 0, outside / rest.clamp_min(1.0), torch.zeros_like(outside))
-    denom = e_in + e_out
-    score = torch.where(denom > 0, e_in / denom.clamp_min(1e-300), torch.zeros_like(denom))
+    # s = (in / a) / (in / a + out / rest) = in * rest / (in * rest + out * a), without dividing by 0:
+    # a zero-area box has in = 0 (s = 0); a whole-image box has rest = out = 0 (s = 1 when in > 0).
+    num = inside * rest
+    den = num + outside * area
+    score = torch.where(den > 0, num / den.clamp_min(1e-300), ((rest == 0) & (inside > 0)).to(num.dtype))
     if mask is not None:
         score = score * mask.to(score.dtype)
     return score.to(torch.float32)
