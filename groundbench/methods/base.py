@@ -46,3 +46,14 @@ class Method:
     def hyperparameters(self) -> dict:
         """The method's resolved settings, saved with every run."""
         return asdict(self)
+
+
+@dataclass
+class FineTuned(Method):
+    """Mixed in first by every method of the paper's VQA-CP protocol: trains on the questions with human
+    maps from a pretrained checkpoint, with the one shared schedule above."""
+
+    fine_tune = True
+    epochs: int = FINE_TUNE_EPOCHS
+    batch_size: int = FINE_TUNE_BATCH
+    lr: float = FINE_TUNE_LR

@@ -8,12 +8,12 @@ import torch
 from ..data.batch import Batch
 from ..importance.gradient import gradient_importance_and_output
 from ..models.protocol import VQAOutput
-from .base import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, FINE_TUNE_LR, Method, task_loss
+from .base import FineTuned, task_loss
 from .ranking import ranking_loss
 
 
 @dataclass
-class HintMethod(Method):
+class HintMethod(FineTuned):
     """Eq. 4: L = L_rank(alpha, s) + lambda * L_task, alpha the gradient importance (Eq. 2) trained through
     second-order gradients; lambda = 10 as in the paper's VQA experiments.
 
@@ -21,11 +21,7 @@ class HintMethod(Method):
     """
 
     name = "hint"
-    fine_tune = True
     description = "HINT: ranking loss on gradient importance + lambda * task loss"
-    epochs: int = FINE_TUNE_EPOCHS
-    batch_size: int = FINE_TUNE_BATCH
-    lr: float = FINE_TUNE_LR
     lam: float = 10.0
 
     def network_scores(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, VQAOutput]:

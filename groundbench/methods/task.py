@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.batch import Batch
-from .base import FINE_TUNE_BATCH, FINE_TUNE_EPOCHS, FINE_TUNE_LR, Method, task_loss
+from .base import FineTuned, Method, task_loss
 
 
 @dataclass
@@ -32,12 +32,8 @@ class BlindMethod(UpDnMethod):
 
 
 @dataclass
-class FinetuneMethod(UpDnMethod):
+class FinetuneMethod(FineTuned, UpDnMethod):
     """Control: HINT's data, initialisation, schedule and selection, without the grounding term."""
 
     name = "finetune"
-    fine_tune = True
     description = "fine-tune on the HINT subset, task loss only (control)"
-    epochs: int = FINE_TUNE_EPOCHS
-    batch_size: int = FINE_TUNE_BATCH
-    lr: float = FINE_TUNE_LR

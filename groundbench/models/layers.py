@@ -41,3 +41,16 @@ class Classifier(nn.Sequential):
 
     def __init__(self, in_dim: int, hid_dim: int, num_answers: int, dropout: float):
         super().__init__(wn_linear(in_dim, hid_dim), nn.ReLU(), nn.Dropout(dropout), wn_linear(hid_dim, num_answers))
+
+
+class SplitForward(nn.Module):
+    """forward = answer_from_question(v, boxes, mask, encode_question(q)) (the optional split protocol of
+    models/protocol.py: occlusion encodes each question once). Subclasses define ``self.question`` and
+    ``answer_from_question``."""
+
+    def forward(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, q: torch.Tensor):
+        return self.answer_from_question(v, boxes, mask, self.encode_question(q))
+
+    def encode_question(self, q: torch.Tensor) -> torch.Tensor:
+        """q: [B, T] -> [B, num_hid]."""
+        return self.question(q)

@@ -7,13 +7,15 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from .layers import Classifier, FCNet, QuestionEncoder, wn_linear
+from .layers import Classifier, FCNet, QuestionEncoder, SplitForward, wn_linear
 from .protocol import VQAOutput
 
 
 @dataclass
 class UpDnConfig:
-    """num_tokens: vocabulary + 2 (0 = pad, last = unknown); v_dim: proposal feature size D."""
+    """num_tokens: vocabulary + 2 (0 = pad, last = unknown); v_dim: proposal feature size D.
+
+    The question-only model reads the same config (v_dim and att_dropout unused there)."""
 
     num_tokens: int
     num_answers: int
@@ -47,7 +49,7 @@ class QuestionGuidedAttention(nn.Module):
         return torch.softmax(logits, dim=1)
 
 
-class UpDnVQA(nn.Module):
+class UpDnVQA(SplitForward):
     """UpDn: question GRU, question-guided soft attention over K proposals, element-wise fusion, classifier.
 
     forward(v [B, K, D], boxes [B, K, 4], mask [B, K], q [B, T]) -> VQAOutput(logits [B, A], attention [B, K]).
@@ -64,13 +66,6 @@ class UpDnVQA(nn.Module):
         self.q_net = FCNet(c.num_hid, c.num_hid)
         self.v_net = FCNet(c.v_dim, c.num_hid)
         self.classifier = Classifier(c.num_hid, 2 * c.num_hid, c.num_answers, c.cls_dropout)
-
-    def forward(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, q: torch.Tensor) -> VQAOutput:
-        return self.answer_from_question(v, boxes, mask, self.encode_question(q))
-
-    def encode_question(self, q: torch.Tensor) -> torch.Tensor:
-        """q: [B, T] -> [B, num_hid] (optional protocol: lets occlusion encode each question once)."""
-        return self.question(q)
 
     def answer_from_question(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor,
                              q_emb: torch.Tensor) -> VQAOutput:
