@@ -1,60 +1,60 @@
 """Human importance of proposals from an attention map: HINT paper (Selvaraju et al. 2019), Eq. 1."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
-def box_pixel_bounds(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Integer pixel bounds [B, K, 4] (c0, r0, c1, r1), half-open, clipped to the image.
+def pixel_bounds(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Integer pixel bounds [..., 4] (c0, r0, c1, r1), half-open, clipped to the image; boxes: [..., 4] pixels.
 
-    A box (x1, y1, x2, y2) in pixel coordinates covers columns round(x1) .. round(x2) - 1 and
-    rows round(y1) .. round(y2) - 1; a box whose rounded width or height is <= 0 has zero area.
+    A box (x1, y1, x2, y2) covers columns round(x1) .. round(x2) - 1 and rows round(y1) .. round(y2) - 1
+    (round half to even); a box whose rounded width or height is <= 0 has zero area.
     """
-    b = torch.round(boxes.to(torch.float64))
-    c0 = b[..., 0].clamp(0, width)
-    r0 = b[..., 1].clamp(0, height)
-    c1 = torch.maximum(b[..., 2].clamp(0, width), c0)
-    r1 = torch.maximum(b[..., 3].clamp(0, height), r0)
-    return torch.stack([c0, r0, c1, r1], dim=-1).long()
+    b = np.rint(np.asarray(boxes, dtype=np.float64))
+    np.clip(b, 0, (width, height, width, height), out=b)
+    np.maximum(b[..., 2:], b[..., :2], out=b[..., 2:])
+    return b.astype(np.int64)
+
+
+def box_pixel_bounds(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``pixel_bounds`` for a tensor: boxes [B, K, 4] pixels -> [B, K, 4] long (c0, r0, c1, r1)."""
+    return torch.from_numpy(pixel_bounds(boxes.detach().cpu().numpy(), height, width))
 
 
 def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 1: s_r = E_in / (E_in + E_out), E_in = mass inside / a_r, E_out = mass outside / (HW - a_r).
 
     maps: [B, H, W] non-negative, already at the image's size; boxes: [B, K, 4] pixels; mask: [B, K].
-    Returns [B, K] float32 in [0, 1], 0 where masked. An integral image kept only at the
-    2K box columns (row prefix sums, then prefix sums down those columns) makes it O(HW + HK).
-    Degenerate cases: an all-zero map gives 0 for every box (callers exclude such maps);
-    a zero-area box has E_in = 0, so s = 0; a box covering the whole image has E_out = 0, so s = 1
-    (or 0 on an empty map).
+    Returns [B, K] float32 in [0, 1] on the maps' device, 0 where masked (computed on the CPU: it is a
+    data-preparation step). An integral image kept only at the 2K box columns (row prefix sums in float64,
+    then prefix sums down those columns) makes it O(HW + HK); the one pass over the map is a torch cumsum,
+    the O(HK) bookkeeping is numpy, whose per-call overhead is a fraction of torch's on small arrays.
+    Degenerate cases: an all-zero map gives 0 for every box (callers exclude such maps); a zero-area box
+    has E_in = 0, so s = 0; a box covering the whole image has E_out = 0, so s = 1 (or 0 on an empty map).
     """
     n, height, width = maps.shape
-    c0, r0, c1, r1 = box_pixel_bounds(boxes, height, width).unbind(-1)
-    k = c0.shape[1]
-    # The integral image, but only at the 2K columns the boxes need: row prefix sums (one pass over the
-    # map, in float64), then prefix sums down the rows of those columns.
-    # integral[:, r, j] = sum of map[:r, :col_j].
-    rows = maps.to(torch.float64, copy=True).cumsum_(2)  # rows[:, r, c] = sum of map[r, :c + 1]
-    cols = torch.cat([c0, c1], dim=1)  # [n, 2K]
-    picked = rows.gather(2, (cols - 1).clamp_min(0).unsqueeze(1).expand(n, height, 2 * k))
-    picked = picked * (cols > 0).unsqueeze(1)
-    integral = torch.zeros(n, height + 1, 2 * k, dtype=torch.float64, device=maps.device)
-    torch.cumsum(picked, 1, out=integral[:, 1:])
-    # The four corners of every box in one gather: integral[b, r, j] at (r1, c1), (r0, c1), (r1, c0), (r0, c0).
-    box = torch.arange(k, device=maps.device)
-    r = torch.stack([r1, r0, r1, r0], dim=1)  # [n, 4, K]
-    j = torch.stack([box + k, box + k, box, box]).expand(n, 4, k)
-    corners = integral.view(n, -1).gather(1, (r * (2 * k) + j).view(n, -1)).view(n, 4, k)
-    inside = corners[:, 0] - corners[:, 1] - corners[:, 2] + corners[:, 3]
-    total = rows[:, :, -1].sum(1, keepdim=True)
-    outside = (total - inside).clamp_min(0.0)
-    area = ((c1 - c0) * (r1 - r0)).to(torch.float64)
+    k = boxes.shape[1]
+    c0, r0, c1, r1 = np.moveaxis(pixel_bounds(boxes.detach().cpu().numpy(), height, width), -1, 0)  # [B, K] each
+    prefix = maps.detach().to("cpu", torch.float64, copy=True).cumsum_(2)  # [B, H, W]: sum of map[r, :c + 1]
+    cols = np.concatenate([c0, c1], axis=1)  # [B, 2K]
+    index = torch.from_numpy(np.maximum(cols - 1, 0)[:, None, :]).expand(n, height, 2 * k)
+    picked = prefix.gather(2, index).numpy()  # [B, H, 2K]: sum of map[r, :col] (after zeroing col == 0)
+    picked *= (cols > 0)[:, None, :]
+    integral = np.zeros((n, height + 1, 2 * k))  # integral[:, r, j] = sum of map[:r, :col_j]
+    torch.cumsum(torch.from_numpy(picked), 1, out=torch.from_numpy(integral)[:, 1:])
+    batch, box = np.arange(n)[:, None], np.arange(k)[None, :]
+    inside = (integral[batch, r1, box + k] - integral[batch, r0, box + k]
+              - integral[batch, r1, box] + integral[batch, r0, box])  # [B, K]
+    total = prefix[:, :, -1].sum(1, keepdim=True).numpy()
+    outside = np.maximum(total - inside, 0.0)
+    area = ((c1 - c0) * (r1 - r0)).astype(np.float64)
     rest = height * width - area
     # s = (in / a) / (in / a + out / rest) = in * rest / (in * rest + out * a), without dividing by 0:
     # a zero-area box has in = 0 (s = 0); a whole-image box has rest = out = 0 (s = 1 when in > 0).
     num = inside * rest
     den = num + outside * area
-    score = torch.where(den > 0, num / den.clamp_min(1e-300), ((rest == 0) & (inside > 0)).to(num.dtype))
+    score = np.where(den > 0, num / np.maximum(den, 1e-300), (rest == 0) & (inside > 0))
     if mask is not None:
-        score = score * mask.to(score.dtype)
-    return score.to(torch.float32)
+        score = score * mask.detach().cpu().numpy()
+    return torch.from_numpy(score.astype(np.float32)).to(maps.device)
