@@ -12,7 +12,7 @@ def pixel_bounds(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     (round half to even); a box whose rounded width or height is <= 0 has zero area.
     """
     b = np.rint(np.asarray(boxes, dtype=np.float64))
-    np.clip(b, 0, (width, height, width, height), out=b)
+    np.minimum(np.maximum(b, 0.0, out=b), np.array([width, height, width, height], dtype=np.float64), out=b)
     np.maximum(b[..., 2:], b[..., :2], out=b[..., 2:])
     return b.astype(np.int64)
 
@@ -38,14 +38,18 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     c0, r0, c1, r1 = np.moveaxis(pixel_bounds(boxes.detach().cpu().numpy(), height, width), -1, 0)  # [B, K] each
     prefix = maps.detach().to("cpu", torch.float64, copy=True).cumsum_(2)  # [B, H, W]: sum of map[r, :c + 1]
     cols = np.concatenate([c0, c1], axis=1)  # [B, 2K]
-    index = torch.from_numpy(np.maximum(cols - 1, 0)[:, None, :]).expand(n, height, 2 * k)
-    picked = prefix.gather(2, index).numpy()  # [B, H, 2K]: sum of map[r, :col] (after zeroing col == 0)
-    picked *= (cols > 0)[:, None, :]
-    integral = np.zeros((n, height + 1, 2 * k))  # integral[:, r, j] = sum of map[:r, :col_j]
-    torch.cumsum(torch.from_numpy(picked), 1, out=torch.from_numpy(integral)[:, 1:])
-    batch, box = np.arange(n)[:, None], np.arange(k)[None, :]
-    inside = (integral[batch, r1, box + k] - integral[batch, r0, box + k]
-              - integral[batch, r1, box] + integral[batch, r0, box])  # [B, K]
+    rows = prefix.numpy()
+    at = np.maximum(cols - 1, 0)
+    # integral[:, r, j] = sum of map[:r + 1, :col_j] (prefix sums down the 2K picked columns, in place);
+    # the entries of a column col_j == 0 or a row r == 0 are the empty sum and are read as 0 below.
+    integral = np.stack([rows[i][:, at[i]] for i in range(n)])  # [B, H, 2K]
+    torch.from_numpy(integral).cumsum_(1)
+    # The four corners of every box, [4, B, K]: integral at (r1, c1), (r0, c1), (r1, c0), (r0, c0).
+    r = np.stack([r1, r0, r1, r0])
+    j = np.stack([np.arange(k, 2 * k), np.arange(k, 2 * k), np.arange(k), np.arange(k)])[:, None, :]
+    batch = np.arange(n)[None, :, None]
+    corners = np.where((r > 0) & (cols[batch, j] > 0), integral[batch, np.maximum(r - 1, 0), j], 0.0)
+    inside = corners[0] - corners[1] - corners[2] + corners[3]  # [B, K]
     total = prefix[:, :, -1].sum(1, keepdim=True).numpy()
     outside = np.maximum(total - inside, 0.0)
     area = ((c1 - c0) * (r1 - r0)).astype(np.float64)
