@@ -134,8 +134,10 @@ class RunSpec:
     model_overrides: dict | None = None
 
 
-def train_run(spec: RunSpec, store: VQAStore, ref: DataRef, echo: Echo) -> Path:
-    """Train ``spec.method`` on ``store``; returns the best checkpoint's path."""
+def train_run(spec: RunSpec, store: VQAStore, ref: DataRef, echo: Echo,
+              observe: Callable[[torch.nn.Module], dict] | None = None) -> Path:
+    """Train ``spec.method`` on ``store``; returns the best checkpoint's path. ``observe(model)`` adds
+    values to each epoch's history (diagnostics such as ``groundbench.trace``), never to selection."""
     method: Method = build_method(spec.method, spec.method_overrides)
     seed_everything(spec.seed)
     init = spec.init
@@ -170,7 +172,7 @@ def train_run(spec: RunSpec, store: VQAStore, ref: DataRef, echo: Echo) -> Path:
     }
     config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
     trainer = Trainer(model, method, config, spec.out, metadata,
-                      select=lambda m: soft_accuracy(m, val_loader, spec.device))
+                      select=lambda m: soft_accuracy(m, val_loader, spec.device), observe=observe)
     if spec.resume:
         trainer.resume()
         echo(f"Resuming {spec.out} after epoch {trainer.state.epoch}")

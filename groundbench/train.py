@@ -57,13 +57,15 @@ class Trainer:
     """Runs ``method`` on ``model`` over ``train_batches`` and writes RUN/last.* and RUN/best.*."""
 
     def __init__(self, model: torch.nn.Module, method: Method, config: TrainConfig, run_dir: Path,
-                 metadata: dict, select: Callable[[torch.nn.Module], float]):
+                 metadata: dict, select: Callable[[torch.nn.Module], float],
+                 observe: Callable[[torch.nn.Module], dict] | None = None):
         self.model = model.to(config.device)
         self.method = method
         self.config = config
         self.run_dir = Path(run_dir)
         self.metadata = metadata
         self.select = select
+        self.observe = observe  # extra per-epoch values for the history (diagnostics); never used to select
         self.optimizer = torch.optim.Adamax(self.model.parameters(), lr=config.lr)
         self.state = TrainState()
 
@@ -120,6 +122,8 @@ class Trainer:
             score = float(self.select(self.model))
             record = {"epoch": epoch, "seconds": round(time.time() - start, 2), "val_score": score,
                       **{k: v / max(seen, 1) for k, v in totals.items()}}
+            if self.observe is not None:
+                record.update(self.observe(self.model))
             self.state.epoch = epoch
             self.state.history.append(record)
             improved = score > self.state.best_score

@@ -140,3 +140,18 @@ def test_supervision_curve_writes_json_and_png(tmp_path):
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fails_cleanly(invoke("curve", "--fractions", "0,2", "--out", out), "fractions")
     fails_cleanly(invoke("curve", "--method", "updn", "--out", out), "fine-tuning")
+
+
+def test_epoch_trace_observer_agrees_with_eval(world, tmp_path):
+    """The per-epoch trace's Spearman is the mean that `groundbench eval` reports for the same model."""
+    from groundbench.evaluate import evaluate
+    from groundbench.experiment import data_from_metadata, model_from_checkpoint
+    from groundbench.trace import split_observer
+
+    root, cache, _ = world
+    model, meta = model_from_checkpoint(root / "demo" / "hint-s0" / "best.safetensors")
+    store = data_from_metadata(meta, None, cache, lambda *a, **k: None)
+    traced = split_observer(store, ["test"], "cpu")(model.eval())
+    report = evaluate(model, store, ["test"])["splits"]["test"]
+    assert traced["test/spearman_grad"] == pytest.approx(report["spearman_grad"]["value"], abs=1e-9)
+    assert 0 <= traced["test/soft_accuracy"] <= 100

@@ -55,3 +55,21 @@ def test_resume_continues_exactly_where_it_stopped(tmp_path):
 def test_resume_without_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(GroundbenchError, match="nothing to resume"):
         run(tmp_path, 1, resume=True)
+
+
+def test_observed_values_join_the_history_but_not_the_selection(tmp_path):
+    torch.manual_seed(0)
+    calls = []
+
+    def observe(model):
+        calls.append(model.training)
+        return {"probe": -float(len(calls))}  # falls every epoch: would pick epoch 1 if it were selected on
+
+    trainer = Trainer(tiny_model(), build_method("updn"), TrainConfig(epochs=3, lr=0.01), tmp_path,
+                      {"model": {"name": "updn"}}, select, observe=observe)
+    trainer.fit(lambda epoch: BATCHES, len(BATCHES))
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [h["probe"] for h in history["history"]] == [-1.0, -2.0, -3.0]
+    assert calls == [False, False, False]  # observed in eval mode, after selection
+    scores = [h["val_score"] for h in history["history"]]
+    assert history["best_epoch"] == 1 + scores.index(max(scores))
