@@ -19,9 +19,9 @@ def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 # One fine-tuning schedule for HINT and every method compared with it (same data, init, schedule and
 # selection): Adamax at a tenth of the pretraining learning rate, small batches over the ~6% of train
-# with maps. At the pretraining rate (2e-3) a fresh Adamax state moves every weight by ~lr per step and
-# the first fine-tuning epoch already costs 1-2 points of val accuracy for every method, so selection by
-# val accuracy kept those disrupted first epochs; at 2e-4 val accuracy stays at the pretrained level.
+# with maps. At the pretraining rate (2e-3) a fresh Adamax state moves every weight by ~lr per step: one
+# epoch cost HINT 1.7 and finetune 1.4 points of val accuracy (seed 1, leaderboards/diagnostics/epoch-trace/)
+# and selection by val accuracy kept those disrupted first epochs; at 2e-4 val stays at the pretrained level.
 FINE_TUNE_EPOCHS, FINE_TUNE_BATCH, FINE_TUNE_LR = 30, 64, 2e-4
 
 
