@@ -10,12 +10,15 @@ from __future__ import annotations
 import torch
 
 from groundbench.data.batch import HAT_GRID, Batch
+from groundbench.tasks.vqa import VQATask
 from groundbench.methods import build_method
 from groundbench.models.updn_vqa import UpDnConfig, UpDnVQA
 
 from .common import compare, emit
 
 B, K, D, T, ANSWERS, TARGET = 64, 36, 64, 14, 23, 2.5
+
+VQA = VQATask()
 
 
 def make_batch(seed: int = 0) -> Batch:
@@ -37,7 +40,7 @@ def stepper(method_name: str, batch: Batch):
     optimizer = torch.optim.Adamax(model.parameters(), lr=2e-3)
 
     def step() -> None:
-        loss, _ = method.loss(model, batch)
+        loss, _ = method.loss(model, batch, VQA)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

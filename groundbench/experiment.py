@@ -1,27 +1,31 @@
-"""Glue between the CLI and the parts: find the data, build a model for it, run a method on it."""
+"""Glue between the CLI and the parts: find the data, build a model for it, run a method on it.
+
+Nothing here branches on the task: the task object (groundbench/tasks/) opens its data, sizes its model,
+builds its loaders and selection score, and checks a checkpoint against the data.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
 from . import __version__
 from .checkpoint import code_version, load_checkpoint
-from .data.dataset import make_loader
-from .data.store import VQAStore
 from .errors import GroundbenchError
 from .methods import build_method
 from .methods.base import Method
 from .models import build_model
+from .recipes import fingerprint
+from .tasks import DataRef, Task, get_task
 from .train import TrainConfig, Trainer, seed_everything
 
 Echo = Callable[[str], None]
 
-# Model sizes for the synthetic world (CPU-sized); real data uses the reference sizes (UpDnConfig defaults).
-SYNTHETIC_MODEL = {"num_hid": 256, "word_dim": 100}
+__all__ = ["DataRef", "Echo", "RunSpec", "data_from_metadata", "default_cache_root", "default_device",
+           "ensure_pretrained", "model_from_checkpoint", "open_data", "synthetic_store", "train_run"]
 
 
 def default_cache_root() -> Path:
@@ -33,61 +37,33 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@dataclass
-class DataRef:
-    """Where a run's data lives: the synthetic world (rebuilt on demand from its params) or a store."""
-
-    kind: str  # "synthetic" | "store"
-    path: Path
-    params: dict | None = None
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "path": str(self.path), "params": self.params}
+def synthetic_store(cache_root: Path, echo: Echo, params: dict | None = None):
+    """The synthetic VQA world's store in the cache, generated on first use (and said so)."""
+    return get_task("vqa").synthetic(cache_root, echo, params)
 
 
-def synthetic_store(cache_root: Path, echo: Echo, params: dict | None = None) -> tuple[VQAStore, DataRef]:
-    """The synthetic world's store in the cache, generated on first use (and said so)."""
-    from .data.synthetic import WorldParams, build_world, default_world_dir, world_is_built
-
-    world = WorldParams.from_dict(params) if params else WorldParams()
-    out = default_world_dir(cache_root) if params is None else default_world_dir(cache_root, world)
-    if not ((out / "manifest.json").exists() and world_is_built(out / "raw", world)):
-        echo(f"Generating the synthetic world (first use) into {out} ...")
-        build_world(out, world)
-    return VQAStore.open(out), DataRef("synthetic", out, world.to_dict())
-
-
-def open_data(data: Path | None, cache_root: Path, echo: Echo) -> tuple[VQAStore, DataRef]:
-    """``--data DIR`` (a prepared store) or, with none, the synthetic default."""
+def open_data(data: Path | None, cache_root: Path, echo: Echo, task: str = "vqa", split: str | None = None):
+    """``--data DIR`` (a prepared store of ``task``) or, with none, the task's synthetic default."""
+    t = get_task(task)
     if data is None:
-        return synthetic_store(cache_root, echo)
-    return VQAStore.open(data), DataRef("store", Path(data).resolve())
+        return t.synthetic(cache_root, echo, None, split)
+    return t.open_store(data), DataRef("store", Path(data).resolve())
 
 
-def data_from_metadata(meta: dict, data: Path | None, cache_root: Path, echo: Echo) -> VQAStore:
-    """Re-open the data a checkpoint was trained on (or ``data`` when given); answers must agree."""
+def data_from_metadata(meta: dict, data: Path | None, cache_root: Path, echo: Echo, path: Path | None = None):
+    """Re-open the data a checkpoint was trained on (or ``data`` when given); vocabularies must agree."""
+    task = get_task(meta.get("task", "vqa"))
     ref = meta.get("data") or {}
     if data is not None:
-        store = VQAStore.open(data)
-    elif ref.get("kind") == "synthetic":
-        store, _ = synthetic_store(cache_root, echo, ref.get("params"))
+        store = task.open_store(data)
+    elif ref.get("kind", "").startswith("synthetic"):
+        store, _ = task.synthetic(cache_root, echo, ref.get("params"), meta.get("split"))
     elif ref.get("kind") == "store":
-        store = VQAStore.open(ref["path"])
+        store = task.open_store(ref["path"])
     else:
-        raise GroundbenchError("checkpoint metadata names no data; pass --data DIR")
-    if list(store.answers) != list(meta["answers"]):
-        raise GroundbenchError("the data's answer vocabulary differs from the checkpoint's", path=store.root)
+        raise GroundbenchError("checkpoint metadata names no data; pass --data DIR", path=path)
+    task.check_checkpoint(meta, store, path)
     return store
-
-
-def model_config_for(store: VQAStore, model_name: str, overrides: dict | None = None) -> dict:
-    """Model config sized to the store: vocabulary, answers, feature dimension (+ synthetic sizes)."""
-    config = {"num_tokens": len(store.vocab) + 2, "num_answers": len(store.answers),
-              "v_dim": int(store.manifest["feature_dim"])}
-    if store.manifest.get("source") == "synthetic":
-        config.update(SYNTHETIC_MODEL)
-    config.update(overrides or {})
-    return config
 
 
 def model_from_checkpoint(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -102,19 +78,6 @@ def model_from_checkpoint(path: Path, device: str = "cpu") -> tuple[torch.nn.Mod
     except RuntimeError as exc:
         raise GroundbenchError(f"weights do not fit the model: {str(exc).splitlines()[0]}", path=path) from None
     return model.to(device).eval(), meta
-
-
-def soft_accuracy(model: torch.nn.Module, loader, device: str) -> float:
-    """Validation score for model selection: mean soft score of the argmax answer, in % (the reference's
-    compute_score_with_logits); the official metric is reported by ``groundbench eval``."""
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for batch in loader:
-            batch = batch.to(device)
-            pred = model(batch.v, batch.boxes, batch.mask, batch.q).logits.argmax(1)
-            total += float(batch.target.gather(1, pred.unsqueeze(1)).sum())
-            count += len(batch)
-    return 100.0 * total / max(count, 1)
 
 
 @dataclass
@@ -134,49 +97,82 @@ class RunSpec:
     model_overrides: dict | None = None
 
 
-def train_run(spec: RunSpec, store: VQAStore, ref: DataRef, echo: Echo,
+def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Method:
+    """Method ``name`` with the task's defaults, then ``overrides`` (a recipe, the command line)."""
+    from .methods import METHODS
+
+    cls = METHODS[name] if name in METHODS else None
+    defaults = task.method_defaults(name, bool(cls and cls.fine_tune)) if cls else {}
+    return build_method(name, {**defaults, **(overrides or {})})
+
+
+def ensure_pretrained(store: Any, ref: DataRef, task: str, split: str, seed: int, device: str, cache_root: Path,
+                      echo: Echo) -> Path:
+    """The cached pretrained UpDn for this data and seed, trained first if absent (and said so)."""
+    run = cache_root / "pretrained" / f"updn-{task}-{split}-s{seed}-{fingerprint(ref.to_dict())}"
+    best = run / "best.safetensors"
+    if (run / "history.json").exists() and best.exists():
+        echo(f"No --init given: using the cached pretrained UpDn {best}")
+        return best
+    echo(f"No --init given: pretraining UpDn first into {run}")
+    return train_run(RunSpec("updn", task, split, run, seed=seed, device=device), store, ref, echo)
+
+
+def _initial_model(spec: RunSpec, method: Method, task: Task, store: Any) -> tuple[torch.nn.Module, dict, Path | None]:
+    """(model, {"name", "config"}, init checkpoint) for a resumed, fine-tuned or fresh run."""
+    if spec.resume:
+        model, last_meta = model_from_checkpoint(spec.out / "last.safetensors", spec.device)
+        model.train()
+        return model, last_meta["model"], last_meta["train"]["init"]
+    if method.fine_tune:
+        if spec.init is None:
+            raise GroundbenchError(f"method '{method.name}' fine-tunes a pretrained model: pass --init CHECKPOINT")
+        model, init_meta = model_from_checkpoint(spec.init, spec.device)
+        if init_meta.get("task", "vqa") != task.name:
+            raise GroundbenchError(f"the --init checkpoint is a {init_meta.get('task')} model, not {task.name}",
+                                   path=spec.init)
+        try:
+            task.check_checkpoint(init_meta, store, spec.init)
+        except GroundbenchError:
+            raise GroundbenchError("the --init checkpoint was trained on other data (its vocabulary differs)",
+                                   path=spec.init) from None
+        model.train()
+        return model, {"name": init_meta["model"]["name"], "config": init_meta["model"]["config"]}, spec.init
+    model_name = task.model_name(method.model)
+    config = task.model_config(store, model_name, spec.model_overrides)
+    return build_model(model_name, config), {"name": model_name, "config": config}, None
+
+
+def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
               observe: Callable[[torch.nn.Module], dict] | None = None) -> Path:
     """Train ``spec.method`` on ``store``; returns the best checkpoint's path. ``observe(model)`` adds
     values to each epoch's history (diagnostics such as ``groundbench.trace``), never to selection."""
-    method: Method = build_method(spec.method, spec.method_overrides)
+    task = get_task(spec.task)
+    method = resolve_method(spec.method, task, spec.method_overrides)
     seed_everything(spec.seed)
-    init = spec.init
-    if spec.resume:
-        model, last_meta = model_from_checkpoint(spec.out / "last.safetensors", spec.device)
-        model_config, init = last_meta["model"]["config"], last_meta["train"]["init"]
-        model.train()
-    elif method.fine_tune:
-        if init is None:
-            raise GroundbenchError(f"method '{method.name}' fine-tunes a pretrained model: pass --init CHECKPOINT")
-        model, init_meta = model_from_checkpoint(init, spec.device)
-        if list(init_meta["answers"]) != list(store.answers):
-            raise GroundbenchError("the --init checkpoint was trained on other answers than this data", path=init)
-        model_config = init_meta["model"]["config"]
-        model.train()
-    else:
-        model_config = model_config_for(store, method.model, spec.model_overrides)
-        model = build_model(method.model, model_config)
-    train_set = store.dataset("train", human_only=method.fine_tune, hint_fraction=spec.hint_fraction, seed=spec.seed)
+    model, model_spec, init = _initial_model(spec, method, task, store)
+    train_set = task.train_dataset(store, human_only=method.fine_tune, hint_fraction=spec.hint_fraction, seed=spec.seed)
     if len(train_set) == 0:
-        raise GroundbenchError("no training questions (no human maps in train?)", path=store.root)
-    loader = make_loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
-    val_loader = make_loader(store.dataset("val"), 512, shuffle=False)
+        raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)
+    loader = task.loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
+    select = task.selector(store, spec.device)
     metadata = {
         "format": "groundbench-checkpoint", "groundbench_version": __version__, "code_version": code_version(),
         "task": spec.task, "split": spec.split, "seed": spec.seed,
-        "model": {"name": method.model, "config": model_config},
+        "model": model_spec,
         "method": {"name": method.name, "hyperparameters": method.hyperparameters()},
         "train": {"init": None if init is None else str(init), "hint_fraction": spec.hint_fraction,
-                  "train_questions": len(train_set), "device": spec.device, "selection": "val soft accuracy"},
-        "data": ref.to_dict(), "answers": list(store.answers), "vocab": list(store.vocab),
+                  "train_questions": len(train_set), "device": spec.device, "selection": task.selection},
+        "data": ref.to_dict(), **task.metadata(store),
     }
     config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
-    trainer = Trainer(model, method, config, spec.out, metadata,
-                      select=lambda m: soft_accuracy(m, val_loader, spec.device), observe=observe)
+    trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe)
     if spec.resume:
         trainer.resume()
         echo(f"Resuming {spec.out} after epoch {trainer.state.epoch}")
-    echo(f"Training {method.name} ({method.model}) on {len(train_set)} questions for {method.epochs} epochs -> {spec.out}")
+    echo(f"Training {method.name} ({metadata['model']['name']}, {task.name}) on {len(train_set)} examples for "
+         f"{method.epochs} epochs -> {spec.out}")
     state = trainer.fit(lambda epoch: loader, len(loader))
     echo(f"Best val score {state.best_score:.2f} at epoch {state.best_epoch}: {spec.out / 'best.safetensors'}")
     return spec.out / "best.safetensors"
+

@@ -20,14 +20,15 @@ SCHEMA = "groundbench.result/1"
 SCHEMA_PREFIX = "groundbench.result/"
 MEASURED = "measured"
 DIRECTIONS = ("higher", "lower")
-LOWER_IS_BETTER = frozenset({"cpig"})  # metric base names (after the split) where lower is better
+LOWER_IS_BETTER = frozenset({"cpig", "chair_i", "chair_s"})  # metric base names (after the split), lower is better
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*/[A-Za-z0-9_.@-]+$")
 _FIELDS = ("schema", "benchmark", "method", "model", "seed", "metrics", "config", "code_version", "date", "source")
 _METRIC_FIELDS = ("value", "direction", "n", "ci95", "undefined")
 
 
 def default_direction(name: str) -> str:
-    """'lower' for CPIG (Shrestha et al. 2020), 'higher' for every other metric; ``name`` is ``split/metric``."""
+    """'lower' for CPIG (Shrestha et al. 2020) and CHAIR (Rohrbach et al. 2018), 'higher' for every other
+    metric; ``name`` is ``split/metric``."""
     return "lower" if name.rsplit("/", 1)[-1] in LOWER_IS_BETTER else "higher"
 
 

@@ -1,7 +1,7 @@
 """The training loop: epochs, progress with ETA, a checkpoint each epoch, best-by-validation, resume.
 
-It knows nothing about which model or method it runs: ``method.loss(model, batch)`` gives the loss and
-``select(model) -> float`` the validation score (higher is better) used to keep the best checkpoint.
+It knows nothing about which model, method or task it runs: ``method.loss(model, batch, task)`` gives the
+loss and ``select(model) -> float`` the validation score (higher is better) used to keep the best checkpoint.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ import torch
 from tqdm import tqdm
 
 from .checkpoint import flatten_optimizer_state, load_checkpoint, save_checkpoint, unflatten_optimizer_state
-from .data.batch import Batch
 from .errors import GroundbenchError
 from .io import read_json, write_json
 from .methods.base import Method
+from .tasks.base import Task
 
 OPTIM_PREFIX = "optim."
 
@@ -56,11 +56,12 @@ class TrainState:
 class Trainer:
     """Runs ``method`` on ``model`` over ``train_batches`` and writes RUN/last.* and RUN/best.*."""
 
-    def __init__(self, model: torch.nn.Module, method: Method, config: TrainConfig, run_dir: Path,
+    def __init__(self, model: torch.nn.Module, method: Method, task: Task, config: TrainConfig, run_dir: Path,
                  metadata: dict, select: Callable[[torch.nn.Module], float],
                  observe: Callable[[torch.nn.Module], dict] | None = None):
         self.model = model.to(config.device)
         self.method = method
+        self.task = task
         self.config = config
         self.run_dir = Path(run_dir)
         self.metadata = metadata
@@ -95,7 +96,7 @@ class Trainer:
         self.state = TrainState(meta["epoch"], meta["best_score"], meta["best_epoch"], meta["history"])
 
     # -- the loop ----------------------------------------------------------------------------------
-    def fit(self, train_batches: Callable[[int], Iterable[Batch]], num_batches: int) -> TrainState:
+    def fit(self, train_batches: Callable[[int], Iterable], num_batches: int) -> TrainState:
         """Train until ``config.epochs``; ``train_batches(epoch)`` yields that epoch's batches."""
         device = self.config.device
         while self.state.epoch < self.config.epochs:
@@ -106,7 +107,7 @@ class Trainer:
                        desc=f"{self.method.name} epoch {epoch}/{self.config.epochs}", dynamic_ncols=True)
             for batch in bar:
                 batch = batch.to(device)
-                loss, logs = self.method.loss(self.model, batch)
+                loss, logs = self.method.loss(self.model, batch, self.task)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at epoch {epoch}: {logs}")
                 self.optimizer.zero_grad(set_to_none=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from groundbench.cli.train import pretrained_init
-from groundbench.experiment import RunSpec, default_cache_root, default_device, synthetic_store, train_run
+from groundbench.experiment import (RunSpec, default_cache_root, default_device, ensure_pretrained, synthetic_store,
+                                   train_run)
 from groundbench.io import write_json
 from groundbench.methods import build_method
 from groundbench.train import history_of
@@ -26,7 +26,7 @@ from groundbench.trace import split_observer
 def main(method: str, seed: int, lr: float | None, out: Path) -> None:
     cache_root, device = default_cache_root(), default_device()
     store, ref = synthetic_store(cache_root, click.echo)
-    init = pretrained_init(store, ref, "vqa", "cp", seed, device, cache_root, click.echo)
+    init = ensure_pretrained(store, ref, "vqa", "cp", seed, device, cache_root, click.echo)
     tag = f"{method}-lr{lr:g}-s{seed}" if lr is not None else f"{method}-s{seed}"
     run = out / tag
     spec = RunSpec(method, "vqa", "cp", run, seed=seed, device=device, init=init,

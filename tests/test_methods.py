@@ -2,10 +2,13 @@ import pytest
 import torch
 
 from groundbench.errors import GroundbenchError
+from groundbench.tasks.vqa import VQATask
 from groundbench.methods import METHODS, build_method
 from groundbench.methods.ranking import ranking_loss
 
 from fakes import make_batch, tiny_model
+
+VQA = VQATask()
 
 
 def test_ranking_loss_hand_case():
@@ -47,7 +50,7 @@ def test_every_method_gives_a_finite_loss_that_trains(name):
     model = tiny_model(method.model)
     model.train()
     batch = make_batch()
-    loss, logs = method.loss(model, batch)
+    loss, logs = method.loss(model, batch, VQA)
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert logs and all(isinstance(v, float) for v in logs.values())
     loss.backward()
@@ -59,7 +62,7 @@ def test_hint_ranking_term_reaches_every_weight_through_second_order_gradients()
     model = tiny_model().eval()  # no dropout, so the check is deterministic
     batch = make_batch()
     batch.human = torch.rand_like(batch.human) * batch.mask
-    loss, logs = method.loss(model, batch)
+    loss, logs = method.loss(model, batch, VQA)
     assert logs["rank"] > 0
     loss.backward()
     # output-layer biases cannot change an input gradient, and a bias followed by a ReLU only gates it
@@ -72,20 +75,20 @@ def test_hint_loss_is_task_loss_when_orders_agree():
     method = build_method("hint")
     model = tiny_model().eval()
     batch = make_batch(pad=False)
-    alpha, _ = method.network_scores(model, batch)
+    alpha, _ = method.network_scores(model, batch, VQA)
     batch.human = alpha.detach()  # the human ranking equals the network's
-    loss, logs = method.loss(model, batch)
+    loss, logs = method.loss(model, batch, VQA)
     assert logs["rank"] == 0.0
     assert loss.item() == pytest.approx(method.lam * logs["task"], rel=1e-5)
 
 
 def test_controls_change_only_the_human_scores():
     batch = make_batch()
-    inverted = build_method("hint-inverted").human_scores(batch)
+    inverted = build_method("hint-inverted").human_scores(batch.human, batch.mask)
     assert torch.allclose(inverted, (1 - batch.human) * batch.mask)
     torch.manual_seed(0)
-    r1 = build_method("hint-random").human_scores(batch)
-    r2 = build_method("hint-random").human_scores(batch)
+    r1 = build_method("hint-random").human_scores(batch.human, batch.mask)
+    r2 = build_method("hint-random").human_scores(batch.human, batch.mask)
     assert not torch.equal(r1, r2)  # re-drawn at every step
     assert (r1[~batch.mask] == 0).all()
     assert build_method("finetune").fine_tune and build_method("hint").fine_tune

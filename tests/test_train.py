@@ -6,6 +6,7 @@ import torch
 from groundbench.checkpoint import load_checkpoint
 from groundbench.errors import GroundbenchError
 from groundbench.methods import build_method
+from groundbench.tasks.vqa import VQATask
 from groundbench.train import TrainConfig, Trainer
 
 from fakes import make_batch, tiny_model
@@ -22,7 +23,7 @@ def select(model):
 def run(tmp_path, epochs, resume=False):
     torch.manual_seed(0)
     model = tiny_model()
-    trainer = Trainer(model, build_method("updn"), TrainConfig(epochs=epochs, lr=0.01), tmp_path,
+    trainer = Trainer(model, build_method("updn"), VQATask(), TrainConfig(epochs=epochs, lr=0.01), tmp_path,
                       {"model": {"name": "updn"}}, select)
     if resume:
         trainer.resume()
@@ -65,7 +66,7 @@ def test_observed_values_join_the_history_but_not_the_selection(tmp_path):
         calls.append(model.training)
         return {"probe": -float(len(calls))}  # falls every epoch: would pick epoch 1 if it were selected on
 
-    trainer = Trainer(tiny_model(), build_method("updn"), TrainConfig(epochs=3, lr=0.01), tmp_path,
+    trainer = Trainer(tiny_model(), build_method("updn"), VQATask(), TrainConfig(epochs=3, lr=0.01), tmp_path,
                       {"model": {"name": "updn"}}, select, observe=observe)
     trainer.fit(lambda epoch: BATCHES, len(BATCHES))
     history = json.loads((tmp_path / "history.json").read_text())

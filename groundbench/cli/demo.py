@@ -12,14 +12,18 @@ from ..experiment import default_cache_root, default_device
 from ..io import atomic_open
 from ..leaderboard import render
 from ..methods import METHODS
+from ..tasks import TASKS, get_task
 
 PATH = click.Path(path_type=Path)
 
 
 @click.command()
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1, 20))
-@click.option("--methods", default=",".join(DEMO_METHODS), show_default=True, help="comma-separated")
-@click.option("--out", default=Path("runs/demo"), show_default=True, type=PATH, help="run directories")
+@click.option("--task", default="vqa", show_default=True, type=click.Choice(list(TASKS)))
+@click.option("--split", help="vqa: cp; captioning: robust (default) or standard")
+@click.option("--methods", help="comma-separated [every method with a model for the task: "
+              + ",".join(DEMO_METHODS) + "]")
+@click.option("--out", type=PATH, help="run directories [runs/demo, runs/demo-captioning-SPLIT]")
 @click.option("--records", type=PATH, help="where result records go [OUT/records]")
 @click.option("--table", type=PATH, help="also write the Markdown table here")
 @click.option("--fresh", is_flag=True, help="retrain runs that already finished under OUT")
@@ -27,16 +31,24 @@ PATH = click.Path(path_type=Path)
 @click.option("--epochs", type=click.IntRange(1), help="override every method's epochs (quick smoke runs)")
 @click.option("--device", default=None)
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
-def demo(seeds, methods, out, records, table, fresh, images, epochs, device, cache_dir):
+def demo(seeds, task, split, methods, out, records, table, fresh, images, epochs, device, cache_dir):
     """Synthetic world -> UpDn, the blind baseline, HINT, Attn-Align and the controls -> a results table."""
-    names = [m.strip() for m in methods.split(",") if m.strip()]
+    task_obj = get_task(task)
+    split = split or task_obj.default_split
+    if methods is None:
+        names = [m for m in DEMO_METHODS if task_obj.has_model(METHODS[m].model)]
+    else:
+        names = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
     if unknown or not names:
         raise GroundbenchError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(METHODS)}")
+    for name in names:
+        task_obj.model_name(METHODS[name].model)  # a method without a model for this task: error before work
+    out = out or (Path("runs/demo") if task == "vqa" else Path(f"runs/demo-captioning-{split}"))
     start = time.time()
     spec = DemoSpec(out=out, records=records or out / "records", seeds=seeds, methods=names,
                     device=device or default_device(), reuse=not fresh, epochs=epochs,
-                    world=None if images is None else {"n_images": images})
+                    world=None if images is None else {"n_images": images}, task=task, split=split)
     tables = run_demo(spec, cache_dir or default_cache_root(), click.echo)
     text = render(tables, "markdown")
     if table is not None:

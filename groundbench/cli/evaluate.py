@@ -7,8 +7,9 @@ import click
 from tabulate import tabulate
 
 from ..errors import GroundbenchError
-from ..evaluate import accuracy_metrics, evaluate as evaluate_model
+from ..evaluate import accuracy_metrics
 from ..experiment import data_from_metadata, default_cache_root, default_device, model_from_checkpoint, open_data
+from ..tasks import get_task
 from ..io import write_json
 from ..results_file import score_results_file
 
@@ -52,9 +53,11 @@ def evaluate_cmd(checkpoint, results_file, data, splits, out, no_grounding, devi
     if checkpoint is not None:
         device = device or default_device()
         model, meta = model_from_checkpoint(checkpoint, device)
-        store = data_from_metadata(meta, data, cache_root, click.echo)
-        splits = list(splits) or [s for s in store.splits if s != "train"]
-        report = evaluate_model(model, store, splits, device=device, grounding=not no_grounding)
+        task = get_task(meta.get("task", "vqa"))
+        store = data_from_metadata(meta, data, cache_root, click.echo, path=checkpoint)
+        splits = list(splits) or task.eval_splits(store)
+        report = task.evaluate(model, store, splits, device=device, grounding=not no_grounding)
+        report["task"] = task.name
         report["checkpoint"] = str(checkpoint)
         report["method"], report["model"], report["seed"] = meta["method"]["name"], meta["model"]["name"], meta["seed"]
     else:

@@ -6,38 +6,21 @@ from pathlib import Path
 import click
 
 from ..errors import GroundbenchError
-from ..experiment import RunSpec, default_cache_root, default_device, open_data, train_run
+from ..experiment import RunSpec, default_cache_root, default_device, ensure_pretrained, open_data, train_run
 from ..methods import METHODS
-from ..recipes import fingerprint, load_recipe
+from ..recipes import load_recipe
+from ..tasks import TASKS, get_task
 
 PATH = click.Path(path_type=Path)
 
 
-def check_task(task: str, split: str, store) -> None:
-    """Only VQA is implemented; the store's split scheme must be the one asked for."""
-    if task != "vqa":
-        raise GroundbenchError(f"task '{task}' is not implemented yet (only 'vqa')")
-    scheme = store.manifest.get("split_scheme")
-    if scheme != split:
-        raise GroundbenchError(f"--split {split} asked for, but this data has split scheme '{scheme}'", path=store.root)
-
-
-def pretrained_init(store, ref, task: str, split: str, seed: int, device: str, cache_root: Path, echo) -> Path:
-    """The cached pretrained UpDn for this data and seed, trained first if absent (and said so)."""
-    run = cache_root / "pretrained" / f"updn-{task}-{split}-s{seed}-{fingerprint(ref.to_dict())}"
-    best = run / "best.safetensors"
-    if (run / "history.json").exists() and best.exists():
-        echo(f"No --init given: using the cached pretrained UpDn {best}")
-        return best
-    echo(f"No --init given: pretraining UpDn first into {run}")
-    return train_run(RunSpec("updn", task, split, run, seed=seed, device=device), store, ref, echo)
-
-
 @click.command()
 @click.argument("method", type=click.Choice(list(METHODS)))
-@click.option("--task", default="vqa", show_default=True, type=click.Choice(["vqa", "captioning"]))
-@click.option("--split", default="cp", show_default=True, help="cp (VQA-CP v2 / synthetic) or v2 (VQA v2)")
-@click.option("--data", type=PATH, help="a prepared store (groundbench data vqa); default: the synthetic world")
+@click.option("--task", default="vqa", show_default=True, type=click.Choice(list(TASKS)))
+@click.option("--split", help="vqa: cp (VQA-CP v2, the default) or v2; captioning: robust (the default), "
+              "standard or karpathy")
+@click.option("--data", type=PATH, help="a prepared store (groundbench data vqa|captioning); default: the "
+              "task's synthetic world")
 @click.option("--out", type=PATH, help="run directory [runs/METHOD-TASK-SPLIT-sSEED]")
 @click.option("--init", type=PATH, help="checkpoint to fine-tune from (fine-tuning methods)")
 @click.option("--config", "recipe_path", type=PATH, help="a recipe from baselines/")
@@ -52,10 +35,16 @@ def pretrained_init(store, ref, task: str, split: str, seed: int, device: str, c
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE", help="synthetic world and pretrained runs")
 def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
           hint_fraction, resume, cache_dir):
-    """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted)."""
+    """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
+    task_obj = get_task(task)
+    split = split or task_obj.default_split
+    if split not in task_obj.splits:
+        raise GroundbenchError(f"unknown split '{split}' for task {task} (known: {', '.join(task_obj.splits)})")
     recipe = load_recipe(recipe_path) if recipe_path else {}
     if recipe and recipe["method"] != method:
         raise GroundbenchError(f"recipe is for '{recipe['method']}', not '{method}'", path=recipe_path)
+    if recipe and recipe.get("task", task) != task:
+        raise GroundbenchError(f"recipe is for task '{recipe['task']}', not '{task}'", path=recipe_path)
     method_overrides = dict(recipe.get("method_config", {}))
     method_overrides.update({k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                                "lam": lam}.items() if v is not None})
@@ -64,11 +53,12 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
     cache_root = cache_dir or default_cache_root()
     device = device or default_device()
     echo = click.echo
-    store, ref = open_data(data, cache_root, echo)
-    check_task(task, split, store)
+    store, ref = open_data(data, cache_root, echo, task, split)
+    task_obj.check_split(split, store)
+    task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
     out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
     if METHODS[method].fine_tune and init is None and not resume:
-        init = pretrained_init(store, ref, task, split, seed, device, cache_root, echo)
+        init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo)
     spec = RunSpec(method, task, split, out, seed=seed, device=device, init=init, hint_fraction=hint_fraction,
                    resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"))
     train_run(spec, store, ref, echo)

@@ -11,8 +11,6 @@ no manifest (the store does not open) and no stamp a later run would take as com
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from .attention import HAT_THRESHOLD, MapCounts, compute_human, find_maps, write
 from .batch import HAT_GRID
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from .splits import DEFAULT_VAL_FRACTION
+from .stamps import Steps, fingerprint, stamp_key, sweep_temporaries
 from .text import MAX_QUESTION_TOKENS, build_vocab
 from .vqa import SCHEMES, assign_splits, build_answer_vocab, raw_files, read_raw, store_record
 
@@ -33,74 +32,13 @@ STORE_VERSION = 1
 SOURCES = {"cp": "vqa-cp-v2", "v2": "vqa-v2"}
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 8 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 23), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fingerprint(paths: list[Path], root: Path) -> list:
-    """[relpath, bytes, mtime_ns] of each input: changes when an input is replaced or edited."""
-    return [[str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns] for p in paths]
-
-
-def _key(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-class _Steps:
-    """Stamps of one store directory: which steps are complete, and recording new ones."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.files: dict[str, dict] = {}
-
-    def _stamp(self, step: str) -> Path:
-        return self.out / ".stamps" / f"{step}.json"
-
-    def done(self, step: str, key: str) -> bool:
-        """True when the stamp's key matches and every output still has its size and checksum."""
-        stamp = self._stamp(step)
-        try:
-            data = json.loads(stamp.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        if data.get("key") != key:
-            return False
-        for rel, entry in data["files"].items():
-            path = self.out / rel
-            if not path.is_file() or path.stat().st_size != entry["bytes"]:
-                return False
-            if path.stat().st_mtime_ns != entry["mtime_ns"] and sha256_file(path) != entry["sha256"]:
-                return False
-        self.files.update(data["files"])
-        return True
-
-    def begin(self, step: str) -> None:
-        """Work is about to change outputs: drop the manifest and this step's stamp first."""
-        (self.out / "manifest.json").unlink(missing_ok=True)
-        self._stamp(step).unlink(missing_ok=True)
-
-    def finish(self, step: str, key: str, paths: list[Path]) -> None:
-        entries = {}
-        for path in paths:
-            stat = path.stat()
-            entries[str(path.relative_to(self.out))] = {"bytes": stat.st_size, "sha256": sha256_file(path),
-                                                        "mtime_ns": stat.st_mtime_ns}
-        write_json(self._stamp(step), {"key": key, "files": entries})
-        self.files.update(entries)
-
-
-def _records_step(root: Path, out: Path, steps: _Steps, scheme: str, params: dict) -> dict[str, list[dict]]:
+def _records_step(root: Path, out: Path, steps: Steps, scheme: str, params: dict) -> dict[str, list[dict]]:
     inputs = [p for pair in raw_files(root, scheme).values() for p in pair]
     for path in inputs:
         if not path.is_file():
             raise GroundbenchError(f"{'questions' if 'question' in path.name else 'annotations'} file not found "
                                    f"(split scheme '{scheme}')", path=path)
-    key = _key("records", _fingerprint(inputs, root), params)
+    key = stamp_key("records", fingerprint(inputs, root), params)
     if steps.done("records", key):
         return {name: read_json(out / f"{name}.json") for name in _split_names(scheme)}
     steps.begin("records")
@@ -127,13 +65,13 @@ def _question_file(root: Path, scheme: str, split: str) -> Path:
     return raw_files(root, scheme)[raw][0]
 
 
-def _features_step(root: Path, out: Path, steps: _Steps, scheme: str, splits: dict[str, list[dict]],
+def _features_step(root: Path, out: Path, steps: Steps, scheme: str, splits: dict[str, list[dict]],
                    progress: bool) -> None:
     tsvs = tsv_files(root)
     if not tsvs:
         raise GroundbenchError("no bottom-up feature files (*.tsv) found under the data root", path=root)
     wanted = sorted({r["image_id"] for records in splits.values() for r in records})
-    key = _key("features", _fingerprint(tsvs, root), wanted)
+    key = stamp_key("features", fingerprint(tsvs, root), wanted)
     if steps.done("features", key):
         return
     steps.begin("features")
@@ -146,11 +84,11 @@ def _features_step(root: Path, out: Path, steps: _Steps, scheme: str, splits: di
     steps.finish("features", key, write_feature_store(index, out / "features", progress=progress))
 
 
-def _human_step(root: Path, out: Path, steps: _Steps, splits: dict[str, list[dict]], progress: bool) -> dict:
+def _human_step(root: Path, out: Path, steps: Steps, splits: dict[str, list[dict]], progress: bool) -> dict:
     maps = find_maps(root)
     inputs = [p for paths in maps.values() for p in paths]
     upstream = {rel: e["sha256"] for rel, e in steps.files.items() if not rel.startswith("human_")}
-    key = _key("human", _fingerprint(inputs, root), upstream, HAT_GRID, HAT_THRESHOLD)
+    key = stamp_key("human", fingerprint(inputs, root), upstream, HAT_GRID, HAT_THRESHOLD)
     counts_path = out / ".stamps" / "maps.json"
     if steps.done("human", key) and counts_path.is_file():
         return read_json(counts_path)
@@ -166,16 +104,6 @@ def _human_step(root: Path, out: Path, steps: _Steps, splits: dict[str, list[dic
     write_json(counts_path, counts.to_dict())
     steps.finish("human", key, paths)
     return counts.to_dict()
-
-
-def _sweep_temporaries(out: Path) -> None:
-    """Remove ``.NAME.XXXX.tmp`` files (groundbench.io.atomic_path) a killed run left; none is ever read.
-
-    Two conversions must not write the same store at once (the second would sweep the first's files).
-    """
-    for path in out.rglob(".*.tmp"):
-        if path.is_file():
-            path.unlink()
 
 
 def upper_bound(records: list[dict], answers: list[str]) -> float:
@@ -198,10 +126,10 @@ def prepare_vqa(root: str | Path, out: str | Path, *, split_scheme: str = "cp", 
         raise GroundbenchError(f"need min_answer_count >= 1 and 0 <= val_fraction < 1, got "
                                f"{min_answer_count} and {val_fraction}")
     out.mkdir(parents=True, exist_ok=True)
-    _sweep_temporaries(out)
+    sweep_temporaries(out)
     params = {"min_answer_count": int(min_answer_count), "val_fraction": float(val_fraction),
               "split_scheme": split_scheme}
-    steps = _Steps(out)
+    steps = Steps(out)
     splits = _records_step(root, out, steps, split_scheme, params)
     _features_step(root, out, steps, split_scheme, splits, progress)
     counts = _human_step(root, out, steps, splits, progress)

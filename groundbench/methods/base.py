@@ -1,20 +1,15 @@
-"""The method contract: a small class whose ``loss`` the model-agnostic trainer calls on each batch."""
+"""The method contract: a small class whose ``loss`` the model-agnostic trainer calls on each batch.
+
+A method never branches on the task: it asks the task (tasks/) for the model's output, the task loss and
+the grounding rows, so one class serves VQA and captioning."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
-from torch.nn import functional as F
 
-from ..data.batch import Batch
-
-
-def task_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy on soft scores, scaled by A as the reference's instance_bce_with_logits.
-
-    logits, target: [B, A] -> scalar.
-    """
-    return F.binary_cross_entropy_with_logits(logits, target) * target.shape[1]
+from ..tasks.base import Task
 
 
 # One fine-tuning schedule for HINT and every method compared with it (same data, init, schedule and
@@ -43,7 +38,8 @@ class Method:
     batch_size: int = 256
     lr: float = 2e-3
 
-    def loss(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(self, model: torch.nn.Module, batch: Any, task: Task) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss on ``batch`` (the task's batch type) and floats to log."""
         raise NotImplementedError
 
     def hyperparameters(self) -> dict:

@@ -2,23 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from ..data.batch import Batch
-from .base import FineTuned, Method, task_loss
+from ..tasks.base import Task
+from .base import FineTuned, Method
 
 
 @dataclass
 class UpDnMethod(Method):
-    """Train UpDn with the VQA task loss alone (Anderson et al. 2018)."""
+    """Train UpDn with the task loss alone (Anderson et al. 2018): BCE on soft scores for VQA, token
+    cross-entropy for captioning."""
 
     name = "updn"
     description = "UpDn, task loss only"
 
-    def loss(self, model: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
-        out = model(batch.v, batch.boxes, batch.mask, batch.q)
-        loss = task_loss(out.logits, batch.target)
+    def loss(self, model: torch.nn.Module, batch: Any, task: Task) -> tuple[torch.Tensor, dict[str, float]]:
+        loss = task.task_loss(task.forward(model, batch), batch)
         return loss, {"task": float(loss.detach())}
 
 

@@ -33,7 +33,7 @@ class GroundingAccumulator:
         self.has_attention: bool | None = None
 
     def process(self, batch: Batch) -> None:
-        """Score the rows of ``batch`` that have human maps and keep their per-question values."""
+        """Score the VQA rows of ``batch`` that have human maps and keep their per-question values."""
         if not bool(batch.has_human.any()):
             return
         sub = batch.select(batch.has_human)
@@ -44,20 +44,27 @@ class GroundingAccumulator:
         correct = sub.target.gather(1, predicted.view(-1, 1)).squeeze(1) > 0
         occlusion = occlusion_importance(self.model, sub, predicted, chunk_size=self.occlusion_chunk_size)
         attention = attention_importance(output, mask)
+        self.add_rows(alpha=alpha, attention=attention, occlusion=occlusion, human=sub.human, mask=mask,
+                      boxes=sub.boxes, image_size=sub.image_size, hat_mask=sub.hat_mask, correct=correct)
+
+    def add_rows(self, *, alpha, attention, occlusion, human, mask, boxes, image_size, hat_mask, correct) -> None:
+        """Keep the per-row values of R grounding rows of any task: alpha, occlusion, human: [R, K];
+        attention: [R, K] or None; mask: [R, K] bool; boxes: [R, K, 4]; image_size: [R, 2];
+        hat_mask: [R, G, G] bool; correct: [R] bool (the row's decision was right)."""
         self.has_attention = attention is not None if self.has_attention is None else self.has_attention
         if (attention is not None) != self.has_attention:
             raise ValueError("the model returned attention for some batches and not for others")
 
         rows = {
-            "spearman_grad": spearman(alpha, sub.human, mask)[0],
+            "spearman_grad": spearman(alpha, human, mask)[0],
             "occl_grad": spearman(occlusion, alpha, mask)[0],
-            "cpig": cpig(alpha, sub.human, mask, correct)[correct],
+            "cpig": cpig(alpha, human, mask, correct)[correct],
         }
         if attention is not None:
             attention = attention.detach()
-            rows["spearman_attn"] = spearman(attention, sub.human, mask)[0]
+            rows["spearman_attn"] = spearman(attention, human, mask)[0]
             rows["occl_attn"] = spearman(occlusion, attention, mask)[0]
-            rows["top_iou"] = top_proposal_iou(attention, sub.boxes, sub.image_size, sub.hat_mask, mask)
+            rows["top_iou"] = top_proposal_iou(attention, boxes, image_size, hat_mask, mask)
         for name, value in rows.items():
             self.values[name].append(value.detach().cpu().numpy().astype(np.float64))
 

@@ -1,4 +1,4 @@
-"""What any scored VQA model implements: proposal features in, answer scores (and attention) out."""
+"""What any scored model implements: proposal features in, answer scores or word scores (and attention) out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +10,15 @@ import torch
 @dataclass
 class VQAOutput:
     """logits: [B, A] answer scores (before the sigmoid); attention: [B, K] weights or None."""
+
+    logits: torch.Tensor
+    attention: torch.Tensor | None = None
+
+
+@dataclass
+class CaptionOutput:
+    """logits: [B, T, V] word scores per step (log_softmax gives log-probabilities); attention: [B, T, K]
+    weights over the proposals at each step, or None."""
 
     logits: torch.Tensor
     attention: torch.Tensor | None = None
@@ -31,3 +40,16 @@ def split_forward(model) -> bool:
     ``answer_from_question(v, boxes, mask, state) -> VQAOutput`` (optional: lets occlusion, which
     re-scores one question K times, encode it once). ``forward`` must equal their composition."""
     return callable(getattr(model, "encode_question", None)) and callable(getattr(model, "answer_from_question", None))
+
+
+@runtime_checkable
+class CaptionModel(Protocol):
+    """A captioning model, teacher-forced: ``v`` [B, K, D] is the differentiable input.
+
+    boxes: [B, K, 4]; mask: [B, K] bool; tokens: [B, T] input word ids starting with <bos> (id 1), 0 = pad.
+    Returns CaptionOutput(logits [B, T, V], attention [B, T, K] | None); logits[:, t] predicts tokens[:, t + 1].
+    Decoding (greedy / beam search, models/decoding.py) additionally needs ``encode``, ``init_state`` and ``step``.
+    """
+
+    def __call__(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor) -> CaptionOutput:
+        ...

@@ -1,0 +1,96 @@
+"""The task seam: what differs between VQA and captioning, in one small object per task (DESIGN.md, "Tasks").
+
+Methods, the trainer, checkpoints, records and the leaderboard speak only of *grounding rows*: one row
+per grounded decision (VQA: one per question, the ground-truth answer; captioning: one per visual-word
+occurrence, that word at its time step), each with K proposal scores. A task says how to run its model
+on a batch, its task loss, where those rows come from, how its data is opened and how it is scored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..errors import GroundbenchError
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class DataRef:
+    """Where a run's data lives: a synthetic world (rebuilt on demand from its params) or a store."""
+
+    kind: str  # "synthetic" | "synthetic-captions" | "store"
+    path: Path
+    params: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "path": str(self.path), "params": self.params}
+
+
+@dataclass
+class HumanRows:
+    """The human side of the grounding rows: human [R, K] importance (Eq. 1), mask [R, K] bool (real
+    proposals), valid [R] bool (rows that take part in the ranking loss)."""
+
+    human: torch.Tensor
+    mask: torch.Tensor
+    valid: torch.Tensor
+
+
+class Task:
+    """Base of the tasks. Subclasses set ``name``, ``default_split``, ``splits`` and implement the hooks.
+
+    Model-facing hooks (used by the methods, every tensor on the batch's device):
+      forward(model, batch) -> output               the model's output on the batch (teacher-forced)
+      task_loss(output, batch) -> scalar            the task's own loss
+      gradient_rows(model, batch, create_graph)     (alpha [R, K], output): Eq. 2 per grounding row
+      attention_rows(model, batch)                  (attention [R, K] | None, output)
+      human_rows(batch) -> HumanRows                the human importance of the same rows
+    Data / scoring hooks (used by experiment.py and the CLI): see the subclasses.
+    """
+
+    name = "task"
+    default_split = ""
+    splits: tuple[str, ...] = ()
+    selection = ""  # what the validation score is, for metadata and messages
+    headline = ""  # the task's main metric in a report (printed by the demo)
+
+    # -- model-facing ------------------------------------------------------------------------------
+    def forward(self, model: torch.nn.Module, batch: Any):
+        raise NotImplementedError
+
+    def task_loss(self, output: Any, batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    def gradient_rows(self, model: torch.nn.Module, batch: Any, *, create_graph: bool) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError
+
+    def attention_rows(self, model: torch.nn.Module, batch: Any) -> tuple[torch.Tensor | None, Any]:
+        raise NotImplementedError
+
+    def human_rows(self, batch: Any) -> HumanRows:
+        raise NotImplementedError
+
+    # -- data and scoring --------------------------------------------------------------------------
+    def model_name(self, method_model: str) -> str:
+        """The model a method trains for this task (a method names its model family: 'updn', 'blind')."""
+        raise NotImplementedError
+
+    def has_model(self, method_model: str) -> bool:
+        """Whether this task has a model for the method family ``method_model``."""
+        try:
+            self.model_name(method_model)
+        except GroundbenchError:
+            return False
+        return True
+
+    def method_defaults(self, method: str, fine_tune: bool) -> dict:
+        """The task's schedule defaults for a method (overridden by a recipe or the command line)."""
+        return {}
+
+    def world_params(self, overrides: dict | None) -> dict | None:
+        """The synthetic world's full parameter dict with ``overrides`` applied (None: the default world)."""
+        raise NotImplementedError
