@@ -20,11 +20,6 @@ DEMO_METHODS = ("updn", "blind", "finetune", "hint", "attn-align", "hint-random"
 Echo = Callable[[str], None]
 
 
-def benchmark_name(task: str, split: str) -> str:
-    """The benchmark a synthetic demo's records go to: synth-vqacp, synth-captions-robust, ..."""
-    return BENCHMARK if task == "vqa" else f"synth-captions-{split}"
-
-
 @dataclass
 class DemoSpec:
     out: Path
@@ -80,7 +75,7 @@ def run_demo(spec: DemoSpec, cache_root: Path, echo: Echo) -> list:
     """Train and score every method for every seed; returns the aggregated leaderboard tables."""
     task = get_task(spec.task)
     store, ref = task.synthetic(cache_root, echo, task.world_params(spec.world), spec.split)
-    benchmark = benchmark_name(spec.task, spec.split)
+    benchmark = task.benchmark(spec.split)
     for seed in range(spec.seeds):
         pretrained = None
         for method in spec.methods:

@@ -101,8 +101,9 @@ def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Meth
     """Method ``name`` with the task's defaults, then ``overrides`` (a recipe, the command line)."""
     from .methods import METHODS
 
-    cls = METHODS[name] if name in METHODS else None
-    defaults = task.method_defaults(name, bool(cls and cls.fine_tune)) if cls else {}
+    if name not in METHODS:
+        return build_method(name)  # the unknown-method error
+    defaults = task.method_defaults(name, METHODS[name].fine_tune)
     return build_method(name, {**defaults, **(overrides or {})})
 
 

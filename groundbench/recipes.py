@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import GroundbenchError
 from .io import read_json
-from .methods import METHODS
+from .methods import METHODS, build_method
 
 RECIPE_KEYS = ("method", "task", "split", "method_config", "model_config", "benchmark")
 
@@ -26,9 +26,12 @@ def load_recipe(path: Path) -> dict:
 
 
 def default_recipe(method: str, task: str, split: str) -> dict:
-    """The built-in defaults of a method as a recipe (baselines/ files must equal these: a test checks)."""
-    instance = METHODS[method]()
-    return {"method": method, "task": task, "split": split, "benchmark": f"synth-vqa{split}",
+    """The built-in defaults of a method on a task as a recipe (baselines/ files must equal these: a test checks)."""
+    from .tasks import get_task
+
+    t = get_task(task)
+    instance = build_method(method, t.method_defaults(method, METHODS[method].fine_tune))
+    return {"method": method, "task": task, "split": split, "benchmark": t.benchmark(split),
             "method_config": instance.hyperparameters(), "model_config": {}}
 
 

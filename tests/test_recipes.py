@@ -17,6 +17,18 @@ def test_each_method_has_a_recipe_equal_to_its_defaults(method):
     assert {k: recipe[k] for k in expected} == expected
 
 
+CAPTIONING_METHODS = [m for m in METHODS if METHODS[m].model == "updn"]
+
+
+@pytest.mark.parametrize("split", ["robust", "standard"])
+@pytest.mark.parametrize("method", CAPTIONING_METHODS)
+def test_each_captioning_method_has_a_recipe_equal_to_its_defaults(method, split):
+    recipe = load_recipe(BASELINES / f"{method}-captioning-{split}.json")
+    expected = default_recipe(method, "captioning", split)
+    assert {k: recipe[k] for k in expected} == expected
+    assert recipe["benchmark"] == f"synth-captions-{split}"
+
+
 def test_bad_recipes_are_clear_errors(tmp_path):
     bad = tmp_path / "r.json"
     bad.write_text(json.dumps({"method": "hint", "typo": 1}))

@@ -5,9 +5,10 @@ from torch import nn
 
 from ..errors import GroundbenchError
 from .blind import QuestionOnlyVQA
+from .updn_captioner import UpDnCaptioner
 from .updn_vqa import UpDnVQA
 
-MODELS: dict[str, type[nn.Module]] = {"updn": UpDnVQA, "blind": QuestionOnlyVQA}
+MODELS: dict[str, type[nn.Module]] = {"updn": UpDnVQA, "blind": QuestionOnlyVQA, "updn-captioner": UpDnCaptioner}
 
 
 def build_model(name: str, config: dict) -> nn.Module:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from ..errors import GroundbenchError
 from .base import DataRef, HumanRows, Task
+from .captioning import CaptioningTask
 from .vqa import VQATask
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (VQATask,)}
+TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (VQATask, CaptioningTask)}
 
 
 def get_task(name: str) -> Task:

@@ -91,6 +91,10 @@ class Task:
         """The task's schedule defaults for a method (overridden by a recipe or the command line)."""
         return {}
 
+    def benchmark(self, split: str) -> str:
+        """The benchmark name of this task's synthetic world on ``split`` (records, tables, recipes)."""
+        raise NotImplementedError
+
     def world_params(self, overrides: dict | None) -> dict | None:
         """The synthetic world's full parameter dict with ``overrides`` applied (None: the default world)."""
         raise NotImplementedError

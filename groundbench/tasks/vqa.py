@@ -90,6 +90,9 @@ class VQATask(Task):
             build_world(out, world)
         return VQAStore.open(out), DataRef("synthetic", out, world.to_dict())
 
+    def benchmark(self, split: str) -> str:
+        return f"synth-vqa{split}"
+
     def world_params(self, overrides: dict | None) -> dict | None:
         from ..data.synthetic import WorldParams
 
