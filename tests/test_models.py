@@ -65,7 +65,7 @@ def test_split_forward_equals_forward_and_occlusion_uses_it_exactly():
     from groundbench.models.protocol import split_forward
 
     batch = make_batch(b=3, k=5)
-    for name in MODELS:
+    for name in ("updn", "blind"):  # the VQA models
         model = tiny_model(name).eval()
         assert split_forward(model)
         whole = model(batch.v, batch.boxes, batch.mask, batch.q).logits
