@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Hashable, Iterable, Mapping, Sequence
 
@@ -65,9 +66,9 @@ class VisualWords:
     categories: tuple[str, ...]
     clashes: tuple[tuple[str, str, str, int | None], ...] = field(default=())
 
-    @property
+    @cached_property
     def max_phrase(self) -> int:
-        """The longest phrase, in tokens."""
+        """The longest phrase, in tokens (computed once: find_objects reads it for every caption)."""
         return max((len(w.split()) for w in self.words), default=1)
 
     @classmethod

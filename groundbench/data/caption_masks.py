@@ -1,0 +1,118 @@
+"""COCO instance masks -> human importance of every proposal per (image, category) (HINT paper, Eq. 1).
+
+A category's human map in an image is the union of its instance masks (polygons, uncompressed or compressed
+RLE, crowd regions included), decoded with pycocotools as ``COCO.annToRLE`` / ``annToMask`` do
+(``frPyObjects``, ``merge``, ``decode``) at the image's size. Eq. 1 per proposal comes from
+``data/attention.proposal_importance`` and the G x G grid mask from ``data/attention.grid_mask``: the same
+integral-image and binarisation code as the VQA-HAT maps. A category whose union mask has no pixel (a
+sliver polygon) gets no row and is counted.
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_api
+from tqdm import tqdm
+
+from ..errors import GroundbenchError
+from ..io import atomic_open
+from .attention import grid_mask, proposal_importance
+from .batch import HAT_GRID
+from .coco import Instances
+from .features import FeatureArrays
+
+
+def annotation_rle(segmentation: list | dict, height: int, width: int) -> dict:
+    """One annotation's mask as a single RLE (polygons merged; uncompressed RLE compressed)."""
+    if isinstance(segmentation, list):
+        return mask_api.merge(mask_api.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation["counts"], list):
+        return mask_api.frPyObjects(segmentation, height, width)
+    return {"size": list(segmentation["size"]), "counts": segmentation["counts"]}
+
+
+def category_mask(annotations: list[dict], height: int, width: int) -> np.ndarray:
+    """Union of the annotations' masks -> [height, width] uint8 in {0, 1}."""
+    rles = [annotation_rle(a["segmentation"], height, width) for a in annotations]
+    with warnings.catch_warnings():  # pycocotools 2.0.x under numpy 2: a DeprecationWarning on every decode
+        warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
+        return mask_api.decode(mask_api.merge(rles, intersect=0))
+
+
+@dataclass
+class CaptionHumanArrays:
+    """One split's rows: image_ids [M] int64, category [M] int64 (index into categories.json),
+    importance [M, K] float32 (Eq. 1), hat_mask [M, G, G] bool (rows = y)."""
+
+    image_ids: np.ndarray
+    category: np.ndarray
+    importance: np.ndarray
+    hat_mask: np.ndarray
+
+    def row_index(self) -> dict[tuple[int, int], int]:
+        """{(image_id, category): row}."""
+        return {(int(i), int(c)): r for r, (i, c) in enumerate(zip(self.image_ids.tolist(), self.category.tolist()))}
+
+
+def check_image_sizes(image_ids: list[int], instances: Instances, features: FeatureArrays) -> None:
+    """The feature TSV's image_w / image_h must be the instances file's size (masks are at that size)."""
+    for image_id in image_ids:
+        fw, fh = (int(x) for x in features.image_size[features.row_of[image_id]])
+        if (fw, fh) != instances.images[image_id]:
+            w, h = instances.images[image_id]
+            raise GroundbenchError(f"the feature TSV gives this image as {fw}x{fh}, the instances file as {w}x{h} "
+                                   "(features of other images?)", path=instances.file_of[image_id],
+                                   record=f"image {image_id}")
+
+
+def compute_caption_human(records: list[dict], instances: Instances, features: FeatureArrays,
+                          categories: list[str], counts: dict, *, grid: int = HAT_GRID, progress: bool = True,
+                          desc: str = "masks") -> CaptionHumanArrays:
+    """Rows (image, category) for every record with ``has_masks`` and every category of its ``objects``,
+    in category order; ``counts["empty_masks"]`` counts left-out empty unions."""
+    index = {name: i for i, name in enumerate(categories)}
+    boxes, k = features.array("boxes"), features.k_max
+    image_ids, category, importance, masks = [], [], [], []
+    todo = [r for r in records if r["has_masks"]]
+    for record in tqdm(todo, desc=desc, unit="img", file=sys.stderr, disable=not progress or not todo):
+        image_id = record["image_id"]
+        row = features.row_of[image_id]
+        width, height = instances.images[image_id]
+        by_category: dict[str, list[dict]] = {}
+        for ann in instances.annotations.get(image_id, []):
+            by_category.setdefault(instances.categories[ann["category_id"]], []).append(ann)
+        for name in sorted(record["objects"], key=index.__getitem__):
+            union = category_mask(by_category[name], height, width).astype(np.float64)
+            if not union.any():
+                counts["empty_masks"] = counts.get("empty_masks", 0) + 1
+                continue
+            image_ids.append(image_id)
+            category.append(index[name])
+            importance.append(proposal_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row])))
+            masks.append(grid_mask(union, grid))
+    return CaptionHumanArrays(np.asarray(image_ids, np.int64), np.asarray(category, np.int64),
+                              np.stack(importance).astype(np.float32) if importance else np.zeros((0, k), np.float32),
+                              np.stack(masks) if masks else np.zeros((0, grid, grid), bool))
+
+
+def write_caption_human(path: str | Path, arrays: CaptionHumanArrays) -> Path:
+    """``human_{split}.npz``: image_ids, category, importance, hat_mask packed along the flattened grid, grid."""
+    m, grid = arrays.hat_mask.shape[0], arrays.hat_mask.shape[-1]
+    packed = np.packbits(arrays.hat_mask.reshape(m, grid * grid), axis=1)
+    with atomic_open(path, "wb") as handle:
+        np.savez(handle, image_ids=arrays.image_ids, category=arrays.category, importance=arrays.importance,
+                 hat_mask=packed, grid=np.int64(grid))
+    return Path(path)
+
+
+def read_caption_human(path: str | Path) -> CaptionHumanArrays:
+    """Inverse of write_caption_human (hat_mask unpacked to bool [M, G, G])."""
+    with np.load(path) as data:
+        grid, m = int(data["grid"]), data["image_ids"].shape[0]
+        mask = np.unpackbits(data["hat_mask"], axis=1, count=grid * grid).reshape(m, grid, grid).astype(bool)
+        return CaptionHumanArrays(data["image_ids"].astype(np.int64), data["category"].astype(np.int64),
+                                  data["importance"].astype(np.float32), mask)

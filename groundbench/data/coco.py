@@ -1,0 +1,272 @@
+"""Readers of the official COCO caption-side files; every record is validated, and a bad one raises a
+GroundbenchError naming the file and the record.
+
+* ``captions_{train,val}2014.json``: COCO captions format (Chen et al. 2015, cocodataset.org/#format-data):
+  ``{"images": [{"id", "width", "height", ...}], "annotations": [{"id", "image_id", "caption"}]}``.
+* ``instances_{train,val}2014.json``: COCO instances format: ``images``, ``categories [{"id", "name"}]``,
+  ``annotations [{"id", "image_id", "category_id", "segmentation", "iscrowd"}]``; segmentation is polygons
+  ``[[x1, y1, ...], ...]`` or RLE ``{"size": [h, w], "counts": list | str}`` (pycocotools' maskApi format).
+* ``dataset_coco.json``: Karpathy & Fei-Fei 2015's split, ``{"images": [{"cocoid", "split"}]}``; restval -> train.
+* ``split_robust_coco.json``: Lu et al. 2018 (Neural Baby Talk) robust split, ``{"train_id"|"val_id"|"test_id":
+  [{"img_id"}]}``. Its val / test images come from BOTH 2014 sets, so both captions files are always read.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GroundbenchError
+from ..io import read_json, require_fields
+from .caption_text import tokenize_caption
+
+SPLITS = ("train", "val", "test")
+CAPTION_FILES = ("captions_train2014.json", "captions_val2014.json")
+INSTANCE_FILES = ("instances_train2014.json", "instances_val2014.json")
+KARPATHY_FILE, ROBUST_FILE = "dataset_coco.json", "split_robust_coco.json"
+KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
+ROBUST_KEYS = {"train_id": "train", "val_id": "val", "test_id": "test"}
+SPLIT_FILES = {"robust": ROBUST_FILE, "karpathy": KARPATHY_FILE, "standard": KARPATHY_FILE}
+
+
+def _list(data: object, key: str, path: Path) -> list:
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise GroundbenchError(f"expected a JSON object with a '{key}' list", path=path)
+    return data[key]
+
+
+def _int(entry: dict, name: str, path: Path, record: str) -> int:
+    value = entry[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise GroundbenchError(f"field '{name}' must be an integer, got {value!r}", path=path, record=record)
+    return value
+
+
+def _rid(entry: object, key: str, label: str, i: int, where: str) -> str:
+    """The record's name in errors: ``label <id>`` when the entry has its id, else ``where[i]``."""
+    if isinstance(entry, dict) and isinstance(entry.get(key), int):
+        return f"{label} {entry[key]}"
+    return f"{where}[{i}]"
+
+
+def _images(data: object, path: Path) -> dict[int, tuple[int, int]]:
+    """image id -> (width, height) of a COCO file's ``images``."""
+    images: dict[int, tuple[int, int]] = {}
+    for i, entry in enumerate(_list(data, "images", path)):
+        rid = _rid(entry, "id", "image", i, "images")
+        require_fields(entry, ("id", "width", "height"), path=path, record_id=rid)
+        image_id, width, height = (_int(entry, name, path, rid) for name in ("id", "width", "height"))
+        if width <= 0 or height <= 0:
+            raise GroundbenchError(f"image size {width}x{height} is not positive", path=path, record=rid)
+        if image_id in images:
+            raise GroundbenchError("duplicate image id", path=path, record=rid)
+        images[image_id] = (width, height)
+    return images
+
+
+def _annotations(data: object, path: Path, fields: tuple[str, ...], images: dict) -> list[tuple[str, dict]]:
+    """(record name, entry) of every annotation: fields present, unique integer id, a known image."""
+    seen: set[int] = set()
+    out = []
+    for i, entry in enumerate(_list(data, "annotations", path)):
+        rid = _rid(entry, "id", "annotation", i, "annotations")
+        require_fields(entry, fields, path=path, record_id=rid)
+        ann_id = _int(entry, "id", path, rid)
+        if ann_id in seen:
+            raise GroundbenchError("duplicate annotation id", path=path, record=rid)
+        seen.add(ann_id)
+        if _int(entry, "image_id", path, rid) not in images:
+            raise GroundbenchError(f"image_id {entry['image_id']} is not among this file's images", path=path, record=rid)
+        out.append((rid, entry))
+    return out
+
+
+@dataclass
+class Captions:
+    """Captions files merged: image -> the file listing it, image -> raw captions (by annotation id)."""
+
+    file_of: dict[int, Path] = field(default_factory=dict)
+    captions: dict[int, list[str]] = field(default_factory=dict)
+    annotation_ids: dict[int, Path] = field(default_factory=dict)
+
+
+def read_captions(paths: list[Path]) -> Captions:
+    """Read and merge COCO captions files; empty / wordless captions, duplicate ids are errors."""
+    merged = Captions()
+    for path in paths:
+        data = read_json(path, what="COCO captions file")
+        images = _images(data, path)
+        by_image: dict[int, list[tuple[int, str]]] = {image_id: [] for image_id in images}
+        for rid, entry in _annotations(data, path, ("id", "image_id", "caption"), images):
+            if entry["id"] in merged.annotation_ids:
+                raise GroundbenchError(f"duplicate annotation id (also in {merged.annotation_ids[entry['id']].name})",
+                                       path=path, record=rid)
+            merged.annotation_ids[entry["id"]] = path
+            caption = entry["caption"]
+            if not isinstance(caption, str) or not caption.strip():
+                raise GroundbenchError(f"caption is empty or whitespace: {caption!r}", path=path, record=rid)
+            if not tokenize_caption(caption):
+                raise GroundbenchError(f"caption has no words: {caption!r}", path=path, record=rid)
+            by_image[entry["image_id"]].append((entry["id"], caption))
+        for image_id, items in by_image.items():
+            if image_id in merged.file_of:
+                raise GroundbenchError(f"image also listed in {merged.file_of[image_id].name}", path=path,
+                                       record=f"image {image_id}")
+            merged.file_of[image_id] = path
+            merged.captions[image_id] = [caption for _, caption in sorted(items)]
+    return merged
+
+
+@dataclass
+class Instances:
+    """Instances files merged: image -> (width, height) and its file; category id -> name; image -> annotations."""
+
+    images: dict[int, tuple[int, int]] = field(default_factory=dict)
+    file_of: dict[int, Path] = field(default_factory=dict)
+    categories: dict[int, str] = field(default_factory=dict)
+    annotations: dict[int, list[dict]] = field(default_factory=dict)
+
+    def objects(self, image_id: int) -> set[str]:
+        """Names of the categories annotated in the image."""
+        return {self.categories[a["category_id"]] for a in self.annotations.get(image_id, [])}
+
+
+def rle_string_counts(text: str) -> list[int] | None:
+    """Run lengths of a compressed RLE string (pycocotools maskApi.c rleFrString); None if malformed."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x, k, more = 0, 0, True
+        while more:
+            if p >= len(text) or not 0 <= ord(text[p]) - 48 < 64:
+                return None
+            c = ord(text[p]) - 48
+            x |= (c & 0x1F) << 5 * k
+            more = bool(c & 0x20)
+            p, k = p + 1, k + 1
+            if not more and c & 0x10:
+                x |= -1 << 5 * k
+        counts.append(x + counts[-2] if len(counts) > 2 else x)
+    return counts
+
+
+def check_segmentation(seg: object, size: tuple[int, int], path: Path, rid: str) -> None:
+    """Polygons (>= 3 points each, finite numbers) or an RLE whose size is the image's [h, w] and whose
+    non-negative run lengths cover exactly h * w pixels (pycocotools decodes without bounds checks)."""
+    width, height = size
+    if isinstance(seg, list):
+        if not seg:
+            raise GroundbenchError("segmentation has no polygon", path=path, record=rid)
+        for j, poly in enumerate(seg):
+            if not isinstance(poly, list) or not all(type(x) in (int, float) for x in poly) \
+                    or not math.isfinite(sum(poly)):
+                raise GroundbenchError(f"polygon {j} is not a list of finite numbers", path=path, record=rid)
+            if len(poly) < 6 or len(poly) % 2:
+                raise GroundbenchError(f"polygon {j} has {len(poly)} coordinates; a polygon needs at least 3 "
+                                       f"(x, y) points", path=path, record=rid)
+        return
+    if not isinstance(seg, dict):
+        raise GroundbenchError("segmentation must be polygons (a list) or RLE (an object)", path=path, record=rid)
+    rle_size, counts = seg.get("size"), seg.get("counts")
+    if not isinstance(rle_size, list) or len(rle_size) != 2 or not all(type(x) is int for x in rle_size):
+        raise GroundbenchError("RLE needs 'size': [height, width]", path=path, record=rid)
+    if rle_size != [height, width]:
+        raise GroundbenchError(f"RLE size {rle_size} disagrees with the image's [height, width] [{height}, {width}]",
+                               path=path, record=rid)
+    runs = rle_string_counts(counts) if isinstance(counts, str) else counts
+    if not isinstance(runs, list) or not all(type(x) is int and x >= 0 for x in runs):
+        raise GroundbenchError("RLE 'counts' must be non-negative integers or a compressed RLE string",
+                               path=path, record=rid)
+    if sum(runs) != height * width:
+        raise GroundbenchError(f"RLE counts cover {sum(runs)} pixels, the {width}x{height} image has {height * width}",
+                               path=path, record=rid)
+
+
+def read_instances(paths: list[Path]) -> Instances:
+    """Read and merge COCO instances files (categories must agree across files); validates every annotation."""
+    merged = Instances()
+    annotation_file: dict[int, Path] = {}
+    for path in paths:
+        data = read_json(path, what="COCO instances file")
+        images = _images(data, path)
+        names: dict[int, str] = {}
+        for i, entry in enumerate(_list(data, "categories", path)):
+            rid = _rid(entry, "id", "category", i, "categories")
+            require_fields(entry, ("id", "name"), path=path, record_id=rid)
+            cid, name = _int(entry, "id", path, rid), entry["name"]
+            if not isinstance(name, str) or not name.strip():
+                raise GroundbenchError(f"category name must be a non-empty string, got {name!r}", path=path, record=rid)
+            if cid in names or name in names.values():
+                raise GroundbenchError(f"duplicate category id or name {name!r}", path=path, record=rid)
+            if merged.categories.get(cid, name) != name:
+                raise GroundbenchError(f"category named {merged.categories[cid]!r} in another instances file",
+                                       path=path, record=rid)
+            names[cid] = name
+        for rid, entry in _annotations(data, path, ("id", "image_id", "category_id", "segmentation"), images):
+            if entry["id"] in annotation_file:
+                raise GroundbenchError(f"duplicate annotation id (also in {annotation_file[entry['id']].name})",
+                                       path=path, record=rid)
+            annotation_file[entry["id"]] = path
+            if _int(entry, "category_id", path, rid) not in names:
+                raise GroundbenchError(f"unknown category id {entry['category_id']}", path=path, record=rid)
+            if entry.get("iscrowd", 0) not in (0, 1):
+                raise GroundbenchError(f"iscrowd must be 0 or 1, got {entry['iscrowd']!r}", path=path, record=rid)
+            check_segmentation(entry["segmentation"], images[entry["image_id"]], path, rid)
+            merged.annotations.setdefault(entry["image_id"], []).append(entry)
+        for image_id, size in images.items():
+            if image_id in merged.file_of:
+                raise GroundbenchError(f"image also listed in {merged.file_of[image_id].name}", path=path,
+                                       record=f"image {image_id}")
+            merged.images[image_id], merged.file_of[image_id] = size, path
+        merged.categories.update(names)
+    return merged
+
+
+def read_split(root: Path, scheme: str) -> tuple[Path, dict[int, str]]:
+    """(split file, image id -> train / val / test) for ``scheme``: robust, or karpathy / standard."""
+    path = Path(root) / SPLIT_FILES[scheme]
+    data = read_json(path, what="split file")
+    out: dict[int, str] = {}
+    if scheme == "robust":
+        if not isinstance(data, dict):
+            raise GroundbenchError("expected a JSON object with 'train_id', 'val_id', 'test_id' lists", path=path)
+        entries = [(f"{key}[{i}]", e, split) for key, split in ROBUST_KEYS.items()
+                   for i, e in enumerate(_list(data, key, path))]
+        field_name = "img_id"
+    else:
+        entries = [(f"images[{i}]", e, None) for i, e in enumerate(_list(data, "images", path))]
+        field_name = "cocoid"
+    for where, entry, split in entries:
+        rid = f"{field_name} {entry[field_name]}" if isinstance(entry, dict) and field_name in entry else where
+        require_fields(entry, (field_name,) if split else (field_name, "split"), path=path, record_id=rid)
+        image_id = _int(entry, field_name, path, rid)
+        if split is None:
+            if entry["split"] not in KARPATHY_SPLITS:
+                raise GroundbenchError(f"split {entry['split']!r} is not one of {', '.join(KARPATHY_SPLITS)}",
+                                       path=path, record=rid)
+            split = KARPATHY_SPLITS[entry["split"]]
+        if image_id in out:
+            raise GroundbenchError(f"image listed twice (already in {out[image_id]})", path=path, record=rid)
+        out[image_id] = split
+    return path, out
+
+
+def split_images(assignment: dict[int, str], split_path: Path, captions: Captions,
+                 instances: Instances) -> dict[str, list[int]]:
+    """Sorted image ids per split; an image the split names must be in a captions file, have a caption,
+    and be in an instances file."""
+    for image_id in sorted(assignment):
+        split, rid = assignment[image_id], f"image {image_id}"
+        if image_id not in captions.file_of:
+            raise GroundbenchError(f"{split} image {image_id} is in neither captions file "
+                                   f"({', '.join(CAPTION_FILES)})", path=split_path, record=rid)
+        if not captions.captions[image_id]:
+            raise GroundbenchError(f"image has no captions (the {split} split of {split_path.name} names it)",
+                                   path=captions.file_of[image_id], record=rid)
+        if image_id not in instances.images:
+            raise GroundbenchError(f"{split} image {image_id} is in neither instances file "
+                                   f"({', '.join(INSTANCE_FILES)})", path=split_path, record=rid)
+    ids = {split: sorted(i for i, s in assignment.items() if s == split) for split in SPLITS}
+    if not ids["train"]:
+        raise GroundbenchError("the split names no train images", path=split_path)
+    return ids
