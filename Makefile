@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench install
+.PHONY: demo demo-captioning test bench install
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	$(VENV)/bin/groundbench demo
+
+demo-captioning: install
+	$(VENV)/bin/groundbench demo --task captioning
 
 test: install
 	$(PY) -m pytest -q

@@ -25,23 +25,26 @@ def word_log_probs(logits: torch.Tensor, steps: torch.Tensor, words: torch.Tenso
     return F.log_softmax(at, dim=-1).gather(1, words.view(-1, 1)).squeeze(1)
 
 
-def caption_gradient_rows(model, batch, *, create_graph: bool = False) -> torch.Tensor:
+def caption_gradient_rows(model, batch, *, create_graph: bool = False, groups: int = 2) -> torch.Tensor:
     """Eq. 2 per row: alpha[r, k] = sum_d d log p(w_r | w_<t_r, v) / d v[k, d]; returns [R, K].
 
-    One forward over the R row copies and ONE backward (rows are independent samples; exact for models
-    without batch statistics). With ``create_graph`` alpha stays differentiable w.r.t. the parameters
-    (HINT trains through it); otherwise it is detached. Runs under ``torch.enable_grad()``.
+    The R row copies run in ``groups`` forward passes of rows sorted by step, each teacher-forced only up to
+    its own longest step (later steps cannot change an earlier word's probability), with one backward each
+    (rows are independent samples; exact for models without batch statistics). With ``create_graph`` alpha
+    stays differentiable w.r.t. the parameters (HINT trains through it); otherwise it is detached.
     """
-    k = batch.v.shape[1]
-    if batch.row_batch.numel() == 0:
+    r, k = batch.row_batch.numel(), batch.v.shape[1]
+    if r == 0:
         return batch.v.new_zeros((0, k))
+    alpha = batch.v.new_zeros((r, k))
     with torch.enable_grad():
-        v, boxes, mask, inputs = _row_inputs(batch)
-        v = v.detach().requires_grad_(True)
-        out = model(v, boxes, mask, inputs)
-        selected = word_log_probs(out.logits, batch.row_step, batch.row_word).sum()
-        (grad,) = torch.autograd.grad(selected, v, create_graph=create_graph, retain_graph=create_graph)
-    alpha = grad.sum(dim=-1) * mask.to(grad.dtype)
+        for rows in torch.tensor_split(torch.argsort(batch.row_step, stable=True), max(1, min(groups, r))):
+            v, boxes, mask, inputs = _row_inputs(batch, rows)
+            v = v.detach().requires_grad_(True)
+            out = model(v, boxes, mask, inputs)
+            selected = word_log_probs(out.logits, batch.row_step[rows], batch.row_word[rows]).sum()
+            (grad,) = torch.autograd.grad(selected, v, create_graph=create_graph, retain_graph=create_graph)
+            alpha = alpha.index_put((rows,), grad.sum(dim=-1) * mask.to(grad.dtype))
     return alpha if create_graph else alpha.detach()
 
 

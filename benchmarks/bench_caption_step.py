@@ -1,0 +1,93 @@
+"""Captioning: a HINT training step vs a plain captioner step on the same batch (target: at most 2.5x the
+time), and beam-search throughput (captions/s).
+
+Model: the UpDn captioner at the synthetic world's size (K = 36, D = 64, 64-d words, 128 hidden units,
+64-d attention, vocabulary 60), batch 64 captions of 16 words, train mode, Adamax, CPU. HINT's batch
+carries 2 visual-word rows per caption at steps drawn over the caption (the fine-tuning data: every
+image has masks). A step is forward + loss + backward + optimizer update; HINT's loss needs the
+per-row gradient importance (one backward with create_graph over the row copies) and backpropagates
+through it (second-order gradients).
+"""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import torch
+
+from groundbench.data.batch import HAT_GRID
+from groundbench.methods import build_method
+from groundbench.models.decoding import beam_search
+from groundbench.models.updn_captioner import UpDnCaptioner, UpDnCaptionerConfig
+from groundbench.tasks.captioning import SYNTHETIC_MODEL, CaptioningTask
+
+from .common import compare, emit
+
+B, K, D, WORDS, VOCAB, ROWS_PER_CAPTION, TARGET = 64, 36, 64, 16, 60, 2, 2.5
+TASK = CaptioningTask()
+
+
+def make_batch(seed: int = 0) -> SimpleNamespace:
+    """A CaptionBatch-shaped batch: <bos> 16 words <eos>, 2 rows per caption."""
+    g = torch.Generator().manual_seed(seed)
+    tokens = torch.cat([torch.ones(B, 1, dtype=torch.long), torch.randint(4, VOCAB, (B, WORDS), generator=g),
+                        torch.full((B, 1), 2, dtype=torch.long)], dim=1)
+    row_batch = torch.arange(B).repeat_interleave(ROWS_PER_CAPTION)
+    row_step = torch.randint(0, WORDS, (B * ROWS_PER_CAPTION,), generator=g)
+    r = row_batch.numel()
+    return SimpleNamespace(v=torch.relu(torch.randn(B, K, D, generator=g)), boxes=torch.rand(B, K, 4, generator=g) * 96,
+                           mask=torch.ones(B, K, dtype=torch.bool), image_size=torch.full((B, 2), 96.0), tokens=tokens,
+                           row_batch=row_batch, row_step=row_step, row_word=tokens[row_batch, row_step + 1],
+                           row_category=torch.zeros(r, dtype=torch.long), human=torch.rand(r, K, generator=g),
+                           hat_mask=torch.zeros(r, HAT_GRID, HAT_GRID, dtype=torch.bool))
+
+
+def model() -> UpDnCaptioner:
+    torch.manual_seed(0)
+    return UpDnCaptioner(UpDnCaptionerConfig(num_tokens=VOCAB, v_dim=D, **SYNTHETIC_MODEL))
+
+
+def stepper(method_name: str, batch: SimpleNamespace):
+    net = model().train()
+    method = build_method(method_name)
+    optimizer = torch.optim.Adamax(net.parameters(), lr=2e-3)
+
+    def step() -> None:
+        loss, _ = method.loss(net, batch, TASK)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def beam_throughput(images: int = 512, beam_size: int = 3) -> float:
+    """Captions per second of beam search (untrained model: every caption runs the full 16 steps)."""
+    net = model().eval()
+    g = torch.Generator().manual_seed(1)
+    v = torch.relu(torch.randn(images, K, D, generator=g))
+    boxes, mask = torch.zeros(images, K, 4), torch.ones(images, K, dtype=torch.bool)
+    beam_search(net, v[:8], boxes[:8], mask[:8], beam_size=beam_size)
+    start = time.perf_counter()
+    for i in range(0, images, 128):
+        beam_search(net, v[i:i + 128], boxes[i:i + 128], mask[i:i + 128], beam_size=beam_size)
+    return images / (time.perf_counter() - start)
+
+
+def run() -> list[dict]:
+    batch = make_batch()
+    plain_s, hint_s = compare(stepper("updn", batch), stepper("hint", batch), repeat=5)
+    slowdown = hint_s / plain_s
+    return [{"name": "caption_hint_step_vs_plain_step", "plain_step_s": plain_s, "hint_step_s": hint_s,
+             "slowdown": slowdown, "target_max": TARGET, "ok": bool(slowdown <= TARGET), "batch": B,
+             "rows_per_caption": ROWS_PER_CAPTION, "proposals": K},
+            {"name": "caption_beam3_throughput", "captions_per_s": beam_throughput(), "beam_size": 3,
+             "ok": True, "images": 512, "max_words": WORDS}]
+
+
+def main() -> list[dict]:
+    return [emit(r) for r in run()]
+
+
+if __name__ == "__main__":
+    main()
