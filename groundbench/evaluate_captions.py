@@ -102,13 +102,14 @@ def caption_report(store, split: str, captions: dict[int, str]) -> dict[str, dic
 
 
 def grounding_report(model, store, split: str, device: str, *, batch_size: int = 64) -> dict[str, dict | None]:
-    """Grounding metrics over every visual-word row of ``split`` (+ ``spearman_grad@<category>`` for the
-    most frequent categories)."""
+    """Grounding metrics over the visual-word rows of the FIRST reference caption of every image of ``split``
+    (+ ``spearman_grad@<category>`` for the most frequent categories). One caption per image keeps
+    occlusion (K teacher-forced passes per row) affordable on a CPU and weighs every image once."""
     from .data.caption_dataset import caption_loader
 
     accumulator = GroundingAccumulator(model)
     categories: list[int] = []
-    loader = caption_loader(store.dataset(split), batch_size, shuffle=False)
+    loader = caption_loader(store.image_dataset(split), batch_size, shuffle=False)
     model.eval()
     for batch in tqdm(loader, file=sys.stderr, leave=False, desc=f"grounding {split}", dynamic_ncols=True):
         batch = batch.to(device)

@@ -53,9 +53,9 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
     cache_root = cache_dir or default_cache_root()
     device = device or default_device()
     echo = click.echo
+    task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
     store, ref = open_data(data, cache_root, echo, task, split)
     task_obj.check_split(split, store)
-    task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
     out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
     if METHODS[method].fine_tune and init is None and not resume:
         init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo)

@@ -54,7 +54,8 @@ def caption_occlusion_rows(model, batch, *, chunk_size: int = 256) -> torch.Tens
 
     Removing a proposal = mask entry False and its features zeroed (as the VQA occlusion); the ground-truth
     word is scored (teacher forcing), so the row's decision is fixed. Each (row, real proposal) pair is one
-    row of an expanded batch, at most ``chunk_size`` per forward pass; padded proposals get 0.
+    row of an expanded batch, at most ``chunk_size`` per forward pass, taken in order of step so that each
+    pass runs only up to its own longest step; padded proposals get 0.
     """
     r, k = batch.row_batch.numel(), batch.v.shape[1]
     result = batch.v.new_zeros((r, k))
@@ -63,13 +64,17 @@ def caption_occlusion_rows(model, batch, *, chunk_size: int = 256) -> torch.Tens
     v, boxes, mask, inputs = _row_inputs(batch)
     base = word_log_probs(model(v, boxes, mask, inputs).logits, batch.row_step, batch.row_word)
     rows, cols = mask.nonzero(as_tuple=True)
+    order = torch.argsort(batch.row_step[rows], stable=True)
+    rows, cols = rows[order], cols[order]
     for start in range(0, rows.numel(), chunk_size):
         i, j = rows[start:start + chunk_size], cols[start:start + chunk_size]
         n = torch.arange(i.numel(), device=i.device)
         vi, mi = v[i].clone(), mask[i].clone()
         vi[n, j] = 0
         mi[n, j] = False
-        logp = word_log_probs(model(vi, boxes[i], mi, inputs[i]).logits, batch.row_step[i], batch.row_word[i])
+        steps = batch.row_step[i]
+        length = int(steps.max()) + 1
+        logp = word_log_probs(model(vi, boxes[i], mi, inputs[i, :length]).logits, steps, batch.row_word[i])
         result[i, j] = base[i] - logp
     return result
 
