@@ -20,24 +20,9 @@ from .io import read_json
 from .results import SCHEMA_PREFIX, ResultRecord, default_direction, record_from_dict
 
 DEFAULT_COLUMNS = (
-    "val/accuracy",
-    "test/accuracy",
-    "test/accuracy_yes_no",
-    "test/accuracy_number",
-    "test/accuracy_other",
-    "val/cider",
-    "test/cider",
-    "test/bleu4",
-    "test/meteor",
-    "test/rouge_l",
-    "test/chair_i",
-    "test/chair_s",
-    "test/spearman_grad",
-    "test/spearman_attn",
-    "test/occl_grad",
-    "test/occl_attn",
-    "test/top_iou",
-    "test/cpig",
+    "val/accuracy", "test/accuracy", "test/accuracy_yes_no", "test/accuracy_number", "test/accuracy_other",
+    "val/cider", "test/cider", "test/bleu4", "test/meteor", "test/rouge_l", "test/chair_i", "test/chair_s",
+    "test/spearman_grad", "test/spearman_attn", "test/occl_grad", "test/occl_attn", "test/top_iou", "test/cpig",
 )
 METHOD_ORDER = ("blind", "updn", "finetune", "attn-align", "hint", "hint-random", "hint-inverted")
 FORMATS = ("markdown", "latex", "html")

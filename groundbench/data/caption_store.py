@@ -15,6 +15,7 @@ from .caption_dataset import CaptionDataset, CaptionImageDataset
 from .caption_masks import CaptionHumanArrays, read_caption_human
 from .caption_text import decode_caption
 from .features import FeatureArrays
+from .stamps import open_manifest
 from .store import hint_subsample
 
 STORE_FORMAT = "groundbench-caption-store"
@@ -42,25 +43,7 @@ class CaptionStore:
     def open(cls, root: str | Path) -> "CaptionStore":
         """Open and check a store: manifest format / version, and every listed file present at its size."""
         root = Path(root)
-        if not root.is_dir():
-            raise GroundbenchError("data directory not found", path=root)
-        if not (root / "manifest.json").is_file():
-            raise GroundbenchError(f"not a prepared caption store: no manifest.json (run {PREPARE}; an "
-                                   "interrupted conversion leaves none)", path=root)
-        manifest = read_json(root / "manifest.json", what="store manifest")
-        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
-            found = manifest.get("format") if isinstance(manifest, dict) else None
-            raise GroundbenchError(f"not a {STORE_FORMAT} manifest (format {found!r})", path=root / "manifest.json")
-        if manifest.get("version") != STORE_VERSION:
-            raise GroundbenchError(f"store version {manifest.get('version')} is not {STORE_VERSION}; re-run {PREPARE}",
-                                   path=root / "manifest.json")
-        for rel, entry in manifest.get("files", {}).items():
-            path = root / rel
-            if not path.is_file():
-                raise GroundbenchError(f"store file {rel} is missing", path=root)
-            if path.stat().st_size != entry["bytes"]:
-                raise GroundbenchError(f"store file {rel} has {path.stat().st_size} bytes, the manifest says "
-                                       f"{entry['bytes']} (re-run {PREPARE})", path=root)
+        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, PREPARE, "caption store")
         return cls(root, manifest, read_json(root / "vocab.json", what="caption vocabulary"),
                    read_json(root / "categories.json", what="category list"),
                    read_json(root / "visual_words.json", what="visual-word map"))

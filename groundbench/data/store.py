@@ -10,6 +10,7 @@ from .attention import HumanArrays, read_human
 from .dataset import VQADataset
 from .features import FeatureArrays
 from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
+from .stamps import open_manifest
 
 
 def hint_subsample(question_ids: list[int], fraction: float, seed: int = 0) -> set[int]:
@@ -44,24 +45,7 @@ class VQAStore:
     def open(cls, root: str | Path) -> "VQAStore":
         """Open and check a store: manifest format / version, and every listed file present at its size."""
         root = Path(root)
-        if not root.is_dir():
-            raise GroundbenchError("data directory not found", path=root)
-        if not (root / "manifest.json").is_file():
-            raise GroundbenchError("not a prepared store: no manifest.json (run `groundbench data vqa`; "
-                                   "an interrupted conversion leaves none)", path=root)
-        manifest = read_json(root / "manifest.json", what="store manifest")
-        if not isinstance(manifest, dict) or manifest.get("format") != STORE_FORMAT:
-            raise GroundbenchError(f"not a {STORE_FORMAT} manifest", path=root / "manifest.json")
-        if manifest.get("version") != STORE_VERSION:
-            raise GroundbenchError(f"store version {manifest.get('version')} is not {STORE_VERSION}; re-run "
-                                   "`groundbench data vqa`", path=root / "manifest.json")
-        for rel, entry in manifest.get("files", {}).items():
-            path = root / rel
-            if not path.is_file():
-                raise GroundbenchError(f"store file {rel} is missing", path=root)
-            if path.stat().st_size != entry["bytes"]:
-                raise GroundbenchError(f"store file {rel} has {path.stat().st_size} bytes, the manifest says "
-                                       f"{entry['bytes']} (re-run `groundbench data vqa`)", path=root)
+        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, "`groundbench data vqa`")
         answers = read_json(root / "answers.json", what="answer list")
         vocab = read_json(root / "vocab.json", what="question vocabulary")
         return cls(root, manifest, answers, vocab)

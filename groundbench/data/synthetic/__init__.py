@@ -5,11 +5,10 @@ groundbench.data.prepare.prepare_vqa like real data, so one loading path serves 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from ...errors import GroundbenchError
+from ..world_cache import stamp_matches, world_dir
 from .params import WORLD_VERSION, WorldParams
 from .writer import write_raw
 
@@ -19,23 +18,13 @@ __all__ = ["WORLD_VERSION", "WorldParams", "build_world", "default_world_dir", "
 def default_world_dir(cache_root: str | Path, params: WorldParams | None = None) -> Path:
     """Where a world is cached under ``cache_root``: one folder per world version for the default
     parameters, plus a short hash of the parameters for any other setting."""
-    base = Path(cache_root) / "synthetic"
-    if params is None or params == WorldParams():
-        return base / WORLD_VERSION
-    digest = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    return base / f"{WORLD_VERSION}-{digest}"
+    default = params is None or params == WorldParams()
+    return world_dir(cache_root, WORLD_VERSION, None if default else params.to_dict())
 
 
 def world_is_built(raw_dir: str | Path, params: WorldParams) -> bool:
     """True when ``raw_dir`` holds a complete world of this version and these parameters."""
-    stamp = Path(raw_dir) / "world.json"
-    if not stamp.is_file():
-        return False
-    try:
-        data = json.loads(stamp.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return data.get("world_version") == WORLD_VERSION and data.get("params") == params.to_dict()
+    return stamp_matches(raw_dir, WORLD_VERSION, params.to_dict())
 
 
 def build_world(out_dir: str | Path, params: WorldParams = WorldParams(), *, progress: bool = True,

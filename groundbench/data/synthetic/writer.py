@@ -7,8 +7,6 @@ raw/scenes.json, raw/relevant_objects.json (question id -> object indices), raw/
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from tqdm import tqdm
 from ...io import atomic_open, write_json
 from ..features import format_tsv_row
 from ..splits import in_val_holdout
+from ..world_cache import write_folder
 from .hat import gets_train_map, hat_map
 from .params import WORLD_VERSION, WorldParams
 from .proposals import attribute_embeddings, image_features, propose_boxes
@@ -69,18 +68,7 @@ def _save_png(array: np.ndarray, path: Path) -> None:
 
 def write_raw(raw_dir: Path, params: WorldParams, *, progress: bool = True) -> Path:
     """Generate the world and write ``raw_dir`` (replaced as a whole, only once complete)."""
-    raw_dir = Path(raw_dir)
-    raw_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".raw.", dir=raw_dir.parent))
-    try:
-        _write_into(tmp, params, progress)
-        if raw_dir.exists():
-            shutil.rmtree(raw_dir)
-        tmp.rename(raw_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return raw_dir
+    return write_folder(raw_dir, lambda tmp: _write_into(tmp, params, progress))
 
 
 def _write_into(root: Path, params: WorldParams, progress: bool) -> None:

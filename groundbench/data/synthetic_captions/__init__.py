@@ -6,11 +6,10 @@ it with groundbench.data.caption_prepare.prepare_captioning like real COCO, so o
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from ...errors import GroundbenchError
+from ..world_cache import stamp_matches, world_dir
 from .params import CAPTION_WORLD_VERSION, PARTNER, PARTNER_PAIRS, CaptionWorldParams
 from .writer import plan_caption_world, write_caption_raw
 
@@ -23,25 +22,14 @@ SPLIT_SCHEMES = ("robust", "standard")
 def default_caption_world_dir(cache_root: str | Path, params: CaptionWorldParams | None = None) -> Path:
     """Where a world is cached under ``cache_root``: one folder per world version for the default
     parameters, plus a short hash of the parameters for any other setting."""
-    base = Path(cache_root) / "synthetic"
-    if params is None or params == CaptionWorldParams():
-        return base / CAPTION_WORLD_VERSION
-    digest = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    return base / f"{CAPTION_WORLD_VERSION}-{digest}"
+    default = params is None or params == CaptionWorldParams()
+    return world_dir(cache_root, CAPTION_WORLD_VERSION, None if default else params.to_dict())
 
 
 def caption_world_is_built(raw_dir: str | Path, params: CaptionWorldParams) -> bool:
     """True when ``raw_dir`` holds a complete world of this version and these parameters (world.json,
     written last, is the stamp)."""
-    stamp = Path(raw_dir) / "world.json"
-    if not stamp.is_file():
-        return False
-    try:
-        data = json.loads(stamp.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return (isinstance(data, dict) and data.get("world_version") == CAPTION_WORLD_VERSION
-            and data.get("params") == params.to_dict())
+    return stamp_matches(raw_dir, CAPTION_WORLD_VERSION, params.to_dict())
 
 
 def build_caption_world(out_dir: str | Path, params: CaptionWorldParams = CaptionWorldParams(), *,

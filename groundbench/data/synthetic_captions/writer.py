@@ -10,9 +10,6 @@ renamed into place, like groundbench/data/synthetic/writer.py.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from ..synthetic.proposals import attribute_embeddings, image_features, propose_
 from ..synthetic.render import _outline, mask_boxes, object_masks, render_image
 from ..synthetic.scenes import Scene, SceneObject
 from ..synthetic.writer import coco_split
+from ..world_cache import write_folder
 from .captions import image_captions, visual_words_text
 from .params import CAPTION_WORLD_VERSION, CaptionWorldParams, stream, vqa_world_params
 from .scenes import generate_scenes
@@ -133,21 +131,7 @@ def world_record(plan: CaptionWorldPlan, params: CaptionWorldParams) -> dict:
 
 def write_caption_raw(raw_dir: Path, params: CaptionWorldParams, *, progress: bool = True) -> Path:
     """Generate the world and write ``raw_dir`` (replaced as a whole, only once complete)."""
-    raw_dir = Path(raw_dir)
-    raw_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".raw.", dir=raw_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes a 0700 folder; give the usual permissions
-    try:
-        _write_into(tmp, params, progress)
-        if raw_dir.exists():
-            shutil.rmtree(raw_dir)
-        tmp.rename(raw_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return raw_dir
+    return write_folder(raw_dir, lambda tmp: _write_into(tmp, params, progress))
 
 
 def _write_into(root: Path, params: CaptionWorldParams, progress: bool) -> None:
