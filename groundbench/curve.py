@@ -24,6 +24,8 @@ class CurveSpec:
     device: str = "cpu"
     world: dict | None = None  # WorldParams overrides (hat_fraction is always 1)
     epochs: int | None = None  # override the epochs of every run (smoke runs)
+    model: str | None = None  # a user's model (--model), else UpDn
+    model_args: dict | None = None
 
 
 def _point(checkpoint: Path, store, fraction: float, n_questions: int, device: str) -> dict:
@@ -46,7 +48,7 @@ def run_curve(spec: CurveSpec, cache_root: Path, echo: Echo) -> dict:
     pretrained = base / "best.safetensors"
     if not (base / "history.json").exists():
         pretrained = train_run(RunSpec("updn", "vqa", "cp", base, seed=spec.seed, device=spec.device,
-                                             method_overrides=overrides), store, ref, echo)
+                                       method_overrides=overrides, model=spec.model, model_args=spec.model_args), store, ref, echo)
     total = len(store.dataset("train", human_only=True))
     points = []
     for fraction in sorted(spec.fractions):
@@ -58,7 +60,8 @@ def run_curve(spec: CurveSpec, cache_root: Path, echo: Echo) -> dict:
             ckpt = run / "best.safetensors"
             if not (run / "history.json").exists():
                 ckpt = train_run(RunSpec(spec.method, "vqa", "cp", run, seed=spec.seed, device=spec.device,
-                                         init=pretrained, hint_fraction=fraction, method_overrides=overrides), store, ref, echo)
+                                         init=pretrained, hint_fraction=fraction, method_overrides=overrides,
+                                         model=spec.model, model_args=spec.model_args), store, ref, echo)
             points.append(_point(ckpt, store, fraction, n, spec.device))
         p = points[-1]
         rho = p["test_spearman_grad"] or {}
@@ -66,6 +69,8 @@ def run_curve(spec: CurveSpec, cache_root: Path, echo: Echo) -> dict:
              f"spearman_grad {rho.get('value')}")
     result = {"schema": CURVE_SCHEMA, "method": spec.method, "seed": spec.seed, "train_questions": total,
               "world": params, "points": points}
+    if spec.model is not None:
+        result["model"] = {"name": spec.model, "args": spec.model_args or {}}
     write_json(spec.out / "curve.json", result)
     plot_curve(result, spec.out / "curve.png")
     return result

@@ -29,17 +29,19 @@ def generate(model, store, split: str, device: str, *, beam_size: int = BEAM_SIZ
     """One caption per image of ``split``: {image_id: caption}; beam_size 1 is greedy decoding."""
     from .data.caption_dataset import caption_loader
     from .models.decoding import beam_search, greedy_decode
+    from .models.stepwise import stepwise
 
     loader = caption_loader(store.image_dataset(split), batch_size, shuffle=False)
     captions: dict[int, str] = {}
     model.eval()
+    decoder = stepwise(model)
     with torch.no_grad():
         for batch in tqdm(loader, file=sys.stderr, leave=False, desc=f"captions {split}", dynamic_ncols=True):
             batch = batch.to(device)
             if beam_size == 1:
-                words = greedy_decode(model, batch.v, batch.boxes, batch.mask)
+                words = greedy_decode(decoder, batch.v, batch.boxes, batch.mask)
             else:
-                words = beam_search(model, batch.v, batch.boxes, batch.mask, beam_size=beam_size)
+                words = beam_search(decoder, batch.v, batch.boxes, batch.mask, beam_size=beam_size)
             for image_id, ids in zip(batch.image_ids, words.tolist()):
                 captions[int(image_id)] = store.decode(ids)
     return captions

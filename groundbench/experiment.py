@@ -14,6 +14,9 @@ import torch
 
 from . import __version__
 from .checkpoint import code_version, load_checkpoint
+from .data.stamps import sha256_file
+from .loading import load_any_model, load_weights, model_spec_for
+from .models.checks import check_model
 from .errors import GroundbenchError
 from .methods import build_method
 from .methods.base import Method
@@ -67,16 +70,13 @@ def data_from_metadata(meta: dict, data: Path | None, cache_root: Path, echo: Ec
 
 
 def model_from_checkpoint(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild the model from the checkpoint alone (metadata names the model and its config)."""
+    """Rebuild the model from a groundbench checkpoint alone (metadata names the model and its config)."""
     tensors, meta = load_checkpoint(path)
     try:
         model = build_model(meta["model"]["name"], meta["model"]["config"])
-        weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
-        model.load_state_dict(weights)
     except KeyError as exc:
         raise GroundbenchError(f"checkpoint metadata lacks {exc}", path=path) from None
-    except RuntimeError as exc:
-        raise GroundbenchError(f"weights do not fit the model: {str(exc).splitlines()[0]}", path=path) from None
+    load_weights(model, tensors, Path(path))
     return model.to(device).eval(), meta
 
 
@@ -95,6 +95,8 @@ class RunSpec:
     resume: bool = False
     method_overrides: dict | None = None
     model_overrides: dict | None = None
+    model: str | None = None  # a user's model (--model): built-in name, package.module:Class or entry point
+    model_args: dict | None = None  # its constructor arguments (--model-args)
 
 
 def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Method:
@@ -108,15 +110,18 @@ def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Meth
 
 
 def ensure_pretrained(store: Any, ref: DataRef, task: str, split: str, seed: int, device: str, cache_root: Path,
-                      echo: Echo) -> Path:
-    """The cached pretrained UpDn for this data and seed, trained first if absent (and said so)."""
-    run = cache_root / "pretrained" / f"updn-{task}-{split}-s{seed}-{fingerprint(ref.to_dict())}"
+                      echo: Echo, model: str | None = None, model_args: dict | None = None) -> Path:
+    """The cached pretrained model (UpDn, or the user's ``model``) for this data and seed, trained first with the
+    task loss alone if absent (and said so)."""
+    key = ref.to_dict() if model is None else [ref.to_dict(), model, model_args or {}]
+    run = cache_root / "pretrained" / f"updn-{task}-{split}-s{seed}-{fingerprint(key)}"
     best = run / "best.safetensors"
     if (run / "history.json").exists() and best.exists():
-        echo(f"No --init given: using the cached pretrained UpDn {best}")
+        echo(f"No --init given: using the cached pretrained {model or 'UpDn'} {best}")
         return best
-    echo(f"No --init given: pretraining UpDn first into {run}")
-    return train_run(RunSpec("updn", task, split, run, seed=seed, device=device), store, ref, echo)
+    echo(f"No --init given: pretraining {model or 'UpDn'} first into {run}")
+    return train_run(RunSpec("updn", task, split, run, seed=seed, device=device, model=model, model_args=model_args),
+                     store, ref, echo)
 
 
 def _initial_model(spec: RunSpec, method: Method, task: Task, store: Any) -> tuple[torch.nn.Module, dict, Path | None]:
@@ -128,20 +133,31 @@ def _initial_model(spec: RunSpec, method: Method, task: Task, store: Any) -> tup
     if method.fine_tune:
         if spec.init is None:
             raise GroundbenchError(f"method '{method.name}' fine-tunes a pretrained model: pass --init CHECKPOINT")
-        model, init_meta = model_from_checkpoint(spec.init, spec.device)
+        model, init_meta = load_any_model(spec.init, spec.device, model=spec.model, model_args=spec.model_args,
+                                          task=task, store=store)
         if init_meta.get("task", "vqa") != task.name:
             raise GroundbenchError(f"the --init checkpoint is a {init_meta.get('task')} model, not {task.name}",
                                    path=spec.init)
-        try:
+        if "vocab" in init_meta or "answers" in init_meta:
             task.check_checkpoint(init_meta, store, spec.init)
-        except GroundbenchError:
-            raise GroundbenchError("the --init checkpoint was trained on other data (its vocabulary differs)",
-                                   path=spec.init) from None
         model.train()
         return model, {"name": init_meta["model"]["name"], "config": init_meta["model"]["config"]}, spec.init
+    if spec.model is not None:
+        model_spec = model_spec_for(spec.model, spec.model_args or {}, task, store)
+        return build_model(model_spec["name"], model_spec["config"]), model_spec, None
     model_name = task.model_name(method.model)
     config = task.model_config(store, model_name, spec.model_overrides)
     return build_model(model_name, config), {"name": model_name, "config": config}, None
+
+
+def check_before_training(model: torch.nn.Module, model_spec: dict, method: Method, task: Task, store: Any,
+                          train_set: Any, echo: Echo) -> None:
+    """models/checks.py on the first few training examples (never changes the run's random stream)."""
+    batch = next(iter(task.loader(torch.utils.data.Subset(train_set, range(min(8, len(train_set)))), 8,
+                                  shuffle=False)))
+    device = next(model.parameters()).device
+    for note in check_model(model_spec["name"], model, task, batch.to(device), task.data_dims(store), method.requires):
+        echo(f"note: {note}")
 
 
 def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
@@ -155,6 +171,7 @@ def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
     train_set = task.train_dataset(store, human_only=method.fine_tune, hint_fraction=spec.hint_fraction, seed=spec.seed)
     if len(train_set) == 0:
         raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)
+    check_before_training(model, model_spec, method, task, store, train_set, echo)
     loader = task.loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
     select = task.selector(store, spec.device)
     metadata = {
@@ -164,7 +181,8 @@ def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
         "method": {"name": method.name, "hyperparameters": method.hyperparameters()},
         "train": {"init": None if init is None else str(init), "hint_fraction": spec.hint_fraction,
                   "train_questions": len(train_set), "device": spec.device, "selection": task.selection},
-        "data": ref.to_dict(), **task.metadata(store),
+        "data": ref.to_dict(), "data_manifest_sha256": sha256_file(Path(store.root) / "manifest.json"),
+        **task.metadata(store),
     }
     config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
     trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe)

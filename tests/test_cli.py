@@ -155,3 +155,13 @@ def test_epoch_trace_observer_agrees_with_eval(world, tmp_path):
     report = evaluate(model, store, ["test"])["splits"]["test"]
     assert traced["test/spearman_grad"] == pytest.approx(report["spearman_grad"]["value"], abs=1e-9)
     assert 0 <= traced["test/soft_accuracy"] <= 100
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("train", "hint", "--task", "speech"), "Invalid value for '--task'"),
+    (("train", "hint", "--split", "robust", "--task", "vqa", "--data", "/nonexistent"), ""),
+    (("evaluate",), "No such command 'evaluate'"),
+    (("eval", "--checkpoint-file", "x"), "No such option"),
+])
+def test_misspelt_commands_and_options_are_one_line_errors(args, needle):
+    fails_cleanly(invoke(*args), needle)

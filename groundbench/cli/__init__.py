@@ -16,6 +16,8 @@ _COMMANDS = (
     ("leaderboard", "leaderboard", "leaderboard"),
     ("demo", "demo", "demo"),
     ("curve", "curve", "curve"),
+    ("score", "score", "score"),
+    ("export", "export", "export"),
 )
 
 
@@ -41,6 +43,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except GroundbenchError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except click.UsageError as exc:  # a misspelt option, value or command: one line, the command named
+            where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+            click.echo(f"error: {where}{' '.join(exc.format_message().split())} (see --help)", err=True)
             sys.exit(2)
 
 

@@ -9,6 +9,7 @@ from ..curve import DEFAULT_FRACTIONS, CurveSpec, run_curve
 from ..errors import GroundbenchError
 from ..experiment import default_cache_root, default_device
 from ..methods import METHODS
+from ..models.external import read_model_args
 
 PATH = click.Path(path_type=Path)
 
@@ -21,9 +22,11 @@ PATH = click.Path(path_type=Path)
 @click.option("--out", default=Path("runs/curve"), show_default=True, type=PATH)
 @click.option("--images", type=click.IntRange(50), help="a smaller or larger world than the default (3000 images)")
 @click.option("--epochs", type=click.IntRange(1), help="override every run's epochs (quick smoke runs)")
+@click.option("--model", "model_spec", help="your own VQA model: package.module:ClassName or an entry point")
+@click.option("--model-args", type=PATH, help="JSON object of constructor arguments for --model")
 @click.option("--device", default=None)
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
-def curve(fractions, method, seed, out, images, epochs, device, cache_dir):
+def curve(fractions, method, seed, out, images, epochs, model_spec, model_args, device, cache_dir):
     """Test accuracy and Spearman as the share of train questions with human maps goes from 0 to all."""
     try:
         values = [float(x) for x in fractions.split(",") if x.strip()]
@@ -34,6 +37,7 @@ def curve(fractions, method, seed, out, images, epochs, device, cache_dir):
     if method not in METHODS or not METHODS[method].fine_tune:
         raise GroundbenchError(f"--method must be a fine-tuning method, got '{method}'")
     spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=device or default_device(),
-                     world=None if images is None else {"n_images": images}, epochs=epochs)
+                     world=None if images is None else {"n_images": images}, epochs=epochs, model=model_spec,
+                     model_args=read_model_args(model_args) if model_spec else None)
     run_curve(spec, cache_dir or default_cache_root(), click.echo)
     click.echo(f"wrote {out / 'curve.json'} and {out / 'curve.png'}")

@@ -8,6 +8,8 @@ import click
 from ..errors import GroundbenchError
 from ..experiment import RunSpec, default_cache_root, default_device, ensure_pretrained, open_data, train_run
 from ..methods import METHODS
+from ..models import is_builtin
+from ..models.external import read_model_args, resolve_model_class
 from ..recipes import load_recipe
 from ..tasks import TASKS, get_task
 
@@ -31,10 +33,13 @@ PATH = click.Path(path_type=Path)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default=None, help="cuda when available, else cpu")
 @click.option("--hint-fraction", type=click.FloatRange(0, 1), help="seeded share of the human-map questions used")
+@click.option("--model", "model_spec", help="your own model: package.module:ClassName or an installed "
+              "'groundbench.models' entry point (default: the method's built-in model)")
+@click.option("--model-args", type=PATH, help="JSON object of constructor arguments for --model")
 @click.option("--resume", is_flag=True, help="continue an interrupted run from RUN/last.safetensors")
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE", help="synthetic world and pretrained runs")
 def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
-          hint_fraction, resume, cache_dir):
+          hint_fraction, model_spec, model_args, resume, cache_dir):
     """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
     task_obj = get_task(task)
     split = split or task_obj.default_split
@@ -53,12 +58,24 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
     cache_root = cache_dir or default_cache_root()
     device = device or default_device()
     echo = click.echo
-    task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
+    if model_spec is None:
+        task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
+    elif METHODS[method].model != "updn":
+        raise GroundbenchError(f"'{method}' trains its own built-in model; --model applies to updn (plain task-loss "
+                               "training) and the fine-tuning methods")
+    elif recipe.get("model_config"):
+        raise GroundbenchError("a recipe's model_config sizes the built-in model; use --model-args with --model",
+                               path=recipe_path)
+    args = read_model_args(model_args)
+    if model_spec is not None:
+        resolve_model_class(model_spec) if not is_builtin(model_spec) else None  # import errors before any work
     store, ref = open_data(data, cache_root, echo, task, split)
     task_obj.check_split(split, store)
     out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
     if METHODS[method].fine_tune and init is None and not resume:
-        init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo)
+        init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo,
+                                 model=model_spec, model_args=args if model_spec else None)
     spec = RunSpec(method, task, split, out, seed=seed, device=device, init=init, hint_fraction=hint_fraction,
-                   resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"))
+                   resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"),
+                   model=model_spec, model_args=args if model_spec else None)
     train_run(spec, store, ref, echo)

@@ -5,7 +5,7 @@ the grounding rows, so one class serves VQA and captioning."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -33,6 +33,7 @@ class Method:
     model = "updn"
     fine_tune = False
     description = ""
+    requires: ClassVar[tuple[str, ...]] = ()  # what the model must give: "gradient" (Eq. 2 through v), "attention"
 
     epochs: int = 15
     batch_size: int = 256

@@ -23,6 +23,7 @@ class HintMethod(FineTuned):
 
     name = "hint"
     description = "HINT: ranking loss on gradient importance + lambda * task loss"
+    requires = ("gradient",)
     lam: float = 10.0
 
     def network_scores(self, model: torch.nn.Module, batch: Any, task: Task) -> tuple[torch.Tensor, Any]:
@@ -50,6 +51,7 @@ class AttnAlignMethod(HintMethod):
 
     name = "attn-align"
     description = "ranking loss on attention weights + lambda * task loss"
+    requires = ("attention",)
 
     def network_scores(self, model: torch.nn.Module, batch: Any, task: Task) -> tuple[torch.Tensor, Any]:
         attention, out = task.attention_rows(model, batch)

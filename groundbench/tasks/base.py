@@ -40,6 +40,17 @@ class HumanRows:
     valid: torch.Tensor
 
 
+def check_same_list(what: str, data: list, checkpoint: list, path: Path | None) -> None:
+    """A checkpoint's vocabulary / answer list must equal the data's, entry for entry; names the first mismatch."""
+    if list(data) == list(checkpoint):
+        return
+    first = next((i for i, (a, b) in enumerate(zip(data, checkpoint)) if a != b), min(len(data), len(checkpoint)))
+    mine = repr(data[first]) if first < len(data) else "(end)"
+    theirs = repr(checkpoint[first]) if first < len(checkpoint) else "(end)"
+    raise GroundbenchError(f"the data's {what} differs from the checkpoint's at index {first}: data {mine}, "
+                           f"checkpoint {theirs} ({len(data)} vs {len(checkpoint)} entries)", path=path)
+
+
 class Task:
     """Base of the tasks. Subclasses set ``name``, ``default_split``, ``splits`` and implement the hooks.
 
@@ -74,7 +85,15 @@ class Task:
     def human_rows(self, batch: Any) -> HumanRows:
         raise NotImplementedError
 
+    def output_shapes(self, batch: Any, dims: dict) -> tuple[tuple, tuple]:
+        """(logits shape, attention shape) a protocol model must return on ``batch`` (models/checks.py)."""
+        raise NotImplementedError
+
     # -- data and scoring --------------------------------------------------------------------------
+    def data_dims(self, store: Any) -> dict:
+        """The sizes a model takes from the data (``num_tokens``, ``v_dim``, and ``num_answers`` for VQA)."""
+        raise NotImplementedError
+
     def model_name(self, method_model: str) -> str:
         """The model a method trains for this task (a method names its model family: 'updn', 'blind')."""
         raise NotImplementedError

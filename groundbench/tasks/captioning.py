@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from ..errors import GroundbenchError
 from ..importance.caption_rows import caption_attention_rows, caption_gradient_rows
 from ..models.protocol import CaptionOutput
-from .base import DataRef, Echo, HumanRows, Task
+from .base import DataRef, Echo, HumanRows, Task, check_same_list
 
 # Model sizes for the synthetic world (CPU-sized); real data uses the reference sizes (config defaults).
 # 128 hidden units: a teacher-forced step at batch 64 takes ~70 ms on 2 CPU cores (~200 ms at 256).
@@ -66,6 +66,11 @@ class CaptioningTask(Task):
         valid = torch.ones(batch.row_batch.shape[0], dtype=torch.bool, device=mask.device)
         return HumanRows(batch.human, mask, valid)
 
+    def output_shapes(self, batch, dims: dict) -> tuple[tuple, tuple]:
+        """logits [B, T, V], attention [B, T, K], T = the teacher-forced input length."""
+        (b, k), t = batch.v.shape[:2], batch.tokens.shape[1] - 1
+        return (b, t, dims["num_tokens"]), (b, t, k)
+
     # -- data --------------------------------------------------------------------------------------
     def model_name(self, method_model: str) -> str:
         if method_model not in MODELS:
@@ -116,8 +121,12 @@ class CaptioningTask(Task):
             raise GroundbenchError(f"--split {split} asked for, but this data has split scheme '{scheme}'",
                                    path=store.root)
 
+    def data_dims(self, store) -> dict:
+        """num_tokens: the caption vocabulary (special tokens included); v_dim: feature size."""
+        return {"num_tokens": len(store.vocab), "v_dim": int(store.manifest["feature_dim"])}
+
     def model_config(self, store, model_name: str, overrides: dict | None = None) -> dict:
-        config = {"num_tokens": len(store.vocab), "v_dim": int(store.manifest["feature_dim"])}
+        config = self.data_dims(store)
         if str(store.manifest.get("source", "")).startswith("synthetic"):
             config.update(SYNTHETIC_MODEL)
         config.update(overrides or {})
@@ -144,16 +153,18 @@ class CaptioningTask(Task):
         """The data's vocabulary must be the checkpoint's; names the first mismatch."""
         if meta.get("task") != self.name:
             raise GroundbenchError(f"a {meta.get('task')} checkpoint cannot be scored as captioning", path=path)
-        mine, theirs = list(store.vocab), list(meta.get("vocab", []))
-        if mine != theirs:
-            first = next((i for i, (a, b) in enumerate(zip(mine, theirs)) if a != b), min(len(mine), len(theirs)))
-            raise GroundbenchError(f"the data's caption vocabulary differs from the checkpoint's at id {first} "
-                                   f"({len(mine)} vs {len(theirs)} words)", path=path or store.root)
+        check_same_list("caption vocabulary", list(store.vocab), list(meta.get("vocab", [])), path or store.root)
 
     def evaluate(self, model, store, splits, device: str = "cpu", grounding: bool = True) -> dict:
         from ..evaluate_captions import evaluate_captions
 
         return evaluate_captions(model, store, splits, device=device, grounding=grounding)
+
+    def predictions(self, model, store, split: str, device: str = "cpu") -> list[dict]:
+        """The COCO caption results format: [{"image_id": int, "caption": str}] (beam search, as reported)."""
+        from ..evaluate_captions import generate
+
+        return [{"image_id": int(i), "caption": c} for i, c in sorted(generate(model, store, split, device).items())]
 
     def eval_splits(self, store) -> list[str]:
         return [s for s in store.splits if s != "train"]

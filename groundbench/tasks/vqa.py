@@ -14,7 +14,7 @@ from ..data.store import VQAStore
 from ..errors import GroundbenchError
 from ..importance.gradient import gradient_importance_and_output
 from ..models.protocol import VQAOutput
-from .base import DataRef, Echo, HumanRows, Task
+from .base import DataRef, Echo, HumanRows, Task, check_same_list
 
 # Model sizes for the synthetic world (CPU-sized); real data uses the reference sizes (UpDnConfig defaults).
 SYNTHETIC_MODEL = {"num_hid": 256, "word_dim": 100}
@@ -69,6 +69,11 @@ class VQATask(Task):
         """Rows with a human map and a ground-truth answer in the vocabulary take part in the ranking loss."""
         return HumanRows(batch.human, batch.mask, batch.has_human & (batch.target.sum(1) > 0))
 
+    def output_shapes(self, batch: Batch, dims: dict) -> tuple[tuple, tuple]:
+        """logits [B, A], attention [B, K]."""
+        b, k = batch.v.shape[:2]
+        return (b, dims["num_answers"]), (b, k)
+
     # -- data --------------------------------------------------------------------------------------
     def model_name(self, method_model: str) -> str:
         return method_model
@@ -104,10 +109,14 @@ class VQATask(Task):
             raise GroundbenchError(f"--split {split} asked for, but this data has split scheme '{scheme}'",
                                    path=store.root)
 
+    def data_dims(self, store: VQAStore) -> dict:
+        """num_tokens: vocabulary + padding + unknown; num_answers: the answer list; v_dim: feature size."""
+        return {"num_tokens": len(store.vocab) + 2, "num_answers": len(store.answers),
+                "v_dim": int(store.manifest["feature_dim"])}
+
     def model_config(self, store: VQAStore, model_name: str, overrides: dict | None = None) -> dict:
         """Model config sized to the store: vocabulary, answers, feature dimension (+ synthetic sizes)."""
-        config = {"num_tokens": len(store.vocab) + 2, "num_answers": len(store.answers),
-                  "v_dim": int(store.manifest["feature_dim"])}
+        config = self.data_dims(store)
         if store.manifest.get("source") == "synthetic":
             config.update(SYNTHETIC_MODEL)
         config.update(overrides or {})
@@ -129,16 +138,25 @@ class VQATask(Task):
         return {"answers": list(store.answers), "vocab": list(store.vocab)}
 
     def check_checkpoint(self, meta: dict, store: VQAStore, path: Path | None = None) -> None:
-        """The data's answers must be the checkpoint's (same order)."""
+        """The data's answers and question vocabulary must be the checkpoint's (same order); names the first
+        mismatch. A checkpoint without a vocabulary (older metadata) is checked on its answers only."""
         if meta.get("task", "vqa") != self.name:
             raise GroundbenchError(f"a {meta.get('task')} checkpoint cannot be scored as VQA", path=path)
-        if list(store.answers) != list(meta.get("answers", [])):
-            raise GroundbenchError("the data's answer vocabulary differs from the checkpoint's", path=path or store.root)
+        check_same_list("answer list", list(store.answers), list(meta.get("answers", [])), path or store.root)
+        if "vocab" in meta:
+            check_same_list("question vocabulary", list(store.vocab), list(meta["vocab"]), path or store.root)
 
     def evaluate(self, model, store: VQAStore, splits, device: str = "cpu", grounding: bool = True) -> dict:
         from ..evaluate import evaluate
 
         return evaluate(model, store, splits, device=device, grounding=grounding)
+
+    def predictions(self, model, store: VQAStore, split: str, device: str = "cpu") -> list[dict]:
+        """The official VQA results format: [{"question_id": int, "answer": str}] (VQA evaluation API)."""
+        from ..evaluate import predict
+
+        answers, _, _, _ = predict(model, store, split, device, grounding=False)
+        return [{"question_id": int(qid), "answer": answer} for qid, answer in answers.items()]
 
     def eval_splits(self, store: VQAStore) -> list[str]:
         return [s for s in store.splits if s != "train"]
