@@ -15,6 +15,7 @@ import torch
 from . import __version__
 from .checkpoint import code_version, load_checkpoint
 from .data.stamps import sha256_file
+from .locking import exclusive
 from .loading import load_any_model, load_weights, model_spec_for
 from .models.checks import check_model
 from .errors import GroundbenchError
@@ -127,7 +128,11 @@ def ensure_pretrained(store: Any, ref: DataRef, task: str, split: str, seed: int
 def _initial_model(spec: RunSpec, method: Method, task: Task, store: Any) -> tuple[torch.nn.Module, dict, Path | None]:
     """(model, {"name", "config"}, init checkpoint) for a resumed, fine-tuned or fresh run."""
     if spec.resume:
-        model, last_meta = model_from_checkpoint(spec.out / "last.safetensors", spec.device)
+        last = spec.out / "last.safetensors"
+        if not last.exists():
+            raise GroundbenchError("nothing to resume: no last.safetensors", path=spec.out)
+        model, last_meta = model_from_checkpoint(last, spec.device)
+        _check_same_method(last_meta, method, last)
         model.train()
         return model, last_meta["model"], last_meta["train"]["init"]
     if method.fine_tune:
@@ -150,6 +155,18 @@ def _initial_model(spec: RunSpec, method: Method, task: Task, store: Any) -> tup
     return build_model(model_name, config), {"name": model_name, "config": config}, None
 
 
+def _check_same_method(meta: dict, method: Method, path: Path) -> None:
+    """A resumed run keeps its method and settings; only ``epochs`` may grow (to extend a run)."""
+    saved = meta.get("method", {})
+    if saved.get("name") != method.name:
+        raise GroundbenchError(f"this run trained '{saved.get('name')}', not '{method.name}'", path=path)
+    ours, theirs = method.hyperparameters(), dict(saved.get("hyperparameters", {}))
+    differ = [k for k in ours if k != "epochs" and k in theirs and ours[k] != theirs[k]]
+    if differ:
+        raise GroundbenchError("--resume with other settings than the run's: " + ", ".join(
+            f"{k} {theirs[k]} -> {ours[k]}" for k in differ), path=path)
+
+
 def check_before_training(model: torch.nn.Module, model_spec: dict, method: Method, task: Task, store: Any,
                           train_set: Any, echo: Echo) -> None:
     """models/checks.py on the first few training examples (never changes the run's random stream)."""
@@ -163,7 +180,13 @@ def check_before_training(model: torch.nn.Module, model_spec: dict, method: Meth
 def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
               observe: Callable[[torch.nn.Module], dict] | None = None) -> Path:
     """Train ``spec.method`` on ``store``; returns the best checkpoint's path. ``observe(model)`` adds
-    values to each epoch's history (diagnostics such as ``groundbench.trace``), never to selection."""
+    values to each epoch's history (diagnostics such as ``groundbench.trace``), never to selection.
+    The run directory is locked for the whole run (one writer) and checked writable before any work."""
+    with exclusive(spec.out, f"train {spec.method}"):
+        return _train_locked(spec, store, ref, echo, observe)
+
+
+def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) -> Path:
     task = get_task(spec.task)
     method = resolve_method(spec.method, task, spec.method_overrides)
     seed_everything(spec.seed)
@@ -185,9 +208,14 @@ def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
         **task.metadata(store),
     }
     config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
-    trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe)
+    trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe,
+                      generators={"train_loader": loader.generator})
     if spec.resume:
         trainer.resume()
+        if trainer.state.epoch >= method.epochs and (spec.out / "history.json").exists():
+            echo(f"{spec.out} already finished all {trainer.state.epoch} epochs; nothing to resume "
+                 "(pass a larger --epochs to extend it)")
+            return spec.out / "best.safetensors"
         echo(f"Resuming {spec.out} after epoch {trainer.state.epoch}")
     echo(f"Training {method.name} ({metadata['model']['name']}, {task.name}) on {len(train_set)} examples for "
          f"{method.epochs} epochs -> {spec.out}")

@@ -11,12 +11,72 @@ from typing import Any, Iterator
 from .errors import GroundbenchError
 
 
+TMP_TAG = "gbtmp"  # every temporary this tool writes is named .NAME.gbtmp-PID-XXXX.tmp (folders: no .tmp)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temporaries(folder: Path, name: str = "*", recursive: bool = False) -> list[Path]:
+    """This tool's temporaries in ``folder`` (for target ``name``) whose writing process is gone: litter of a
+    killed run. Files that are not ours (any other ``.tmp``) are never matched."""
+    pattern = f".{name}.{TMP_TAG}-*"
+    found = Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern)
+    stale = []
+    for path in found:
+        pid = path.name.rsplit(f".{TMP_TAG}-", 1)[-1].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            stale.append(path)
+    return stale
+
+
+def remove_stale_temporaries(folder: Path, name: str = "*", recursive: bool = False) -> int:
+    """Delete ``stale_temporaries``; returns how many."""
+    import shutil
+
+    paths = stale_temporaries(folder, name, recursive)
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    return len(paths)
+
+
+def temp_prefix(path: Path) -> str:
+    return f".{path.name}.{TMP_TAG}-{os.getpid()}-"
+
+
+def _writable_parent(path: Path) -> None:
+    """A one-line error when ``path``'s folder cannot be made or written, or ``path`` is a folder."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise GroundbenchError("cannot write here: a parent of this path is a file", path=path) from None
+    except OSError as exc:
+        raise GroundbenchError(f"cannot write here ({exc.strerror or exc})", path=path) from None
+    if path.is_dir():
+        raise GroundbenchError("cannot write a file here: it is a folder", path=path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds. Litter of
+    earlier killed writes of the same file is removed first."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _writable_parent(path)
+    import glob
+
+    remove_stale_temporaries(path.parent, glob.escape(path.name))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise GroundbenchError(f"cannot write here ({exc.strerror or exc})", path=path) from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)

@@ -53,12 +53,49 @@ class TrainState:
     history: list[dict] = field(default_factory=list)
 
 
+def rng_state(generators: dict[str, torch.Generator], device: str) -> dict:
+    """Every random stream a run draws from, as JSON: torch (dropout, hint-random's draws), CUDA, Python,
+    NumPy, and the named generators (the training loader's shuffling)."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"torch": torch.get_rng_state().tolist(), "python": [version, list(mt), gauss],
+             "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+             "generators": {k: g.get_state().tolist() for k, g in generators.items()}}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        state["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state: dict, generators: dict[str, torch.Generator], path: Path) -> None:
+    """Restore what ``rng_state`` saved; a state that lacks a stream is a one-line error naming the file."""
+    try:
+        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+        version, mt, gauss = state["python"]
+        random.setstate((version, tuple(mt), gauss))
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+        for key, generator in generators.items():
+            generator.set_state(torch.tensor(state["generators"][key], dtype=torch.uint8))
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise GroundbenchError(f"the resume state's random generators are incomplete or corrupt ({type(exc).__name__}: "
+                               f"{exc}); restart the run without --resume", path=path) from None
+
+
 class Trainer:
-    """Runs ``method`` on ``model`` over ``train_batches`` and writes RUN/last.* and RUN/best.*."""
+    """Runs ``method`` on ``model`` over ``train_batches`` and writes RUN/last.* and RUN/best.*.
+
+    Resume is exact: RUN/last.safetensors holds, at the end of each epoch, the weights, the optimizer, the
+    epoch counter, best score, history and every random stream (``rng_state``; pass the training loader's
+    shuffling generator in ``generators``), so a run killed at any instant and resumed gives the same weights,
+    bit for bit, as one never interrupted - on the same torch build, device and thread count.
+    """
 
     def __init__(self, model: torch.nn.Module, method: Method, task: Task, config: TrainConfig, run_dir: Path,
                  metadata: dict, select: Callable[[torch.nn.Module], float],
-                 observe: Callable[[torch.nn.Module], dict] | None = None):
+                 observe: Callable[[torch.nn.Module], dict] | None = None,
+                 generators: dict[str, torch.Generator] | None = None):
         self.model = model.to(config.device)
         self.method = method
         self.task = task
@@ -68,6 +105,7 @@ class Trainer:
         self.select = select
         self.observe = observe  # extra per-epoch values for the history (diagnostics); never used to select
         self.optimizer = torch.optim.Adamax(self.model.parameters(), lr=config.lr)
+        self.generators = dict(generators or {})
         self.state = TrainState()
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -79,21 +117,32 @@ class Trainer:
             optim_tensors, optim_meta = flatten_optimizer_state(self.optimizer.state_dict())
             tensors.update({OPTIM_PREFIX + k: v for k, v in optim_tensors.items()})
             meta["optimizer"] = optim_meta
-            meta["rng"] = {"torch": torch.get_rng_state().tolist()}
+            meta["rng"] = rng_state(self.generators, self.config.device)
         return save_checkpoint(self.run_dir / f"{name}.safetensors", tensors, meta)
 
     def resume(self) -> None:
-        """Continue from RUN/last.safetensors: weights, optimizer, epoch counter, best score, history."""
+        """Continue from RUN/last.safetensors: weights, optimizer, epoch counter, best score, history, RNGs."""
         path = self.run_dir / "last.safetensors"
         if not path.exists():
             raise GroundbenchError("nothing to resume: no last.safetensors", path=self.run_dir)
         tensors, meta = load_checkpoint(path)
         weights = {k: v for k, v in tensors.items() if not k.startswith(OPTIM_PREFIX)}
         optim = {k[len(OPTIM_PREFIX):]: v for k, v in tensors.items() if k.startswith(OPTIM_PREFIX)}
-        self.model.load_state_dict(weights)
-        self.optimizer.load_state_dict(unflatten_optimizer_state(optim, meta["optimizer"]))
-        torch.set_rng_state(torch.tensor(meta["rng"]["torch"], dtype=torch.uint8))
-        self.state = TrainState(meta["epoch"], meta["best_score"], meta["best_epoch"], meta["history"])
+        try:
+            state = TrainState(int(meta["epoch"]), float(meta["best_score"]), int(meta["best_epoch"]),
+                               list(meta["history"]))
+            optimizer_meta, rng = meta["optimizer"], meta["rng"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GroundbenchError(f"not a resumable state: {type(exc).__name__} {exc} in its metadata; restart "
+                                   "the run without --resume", path=path) from None
+        try:
+            self.model.load_state_dict(weights)
+            self.optimizer.load_state_dict(unflatten_optimizer_state(optim, optimizer_meta, path=path))
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise GroundbenchError(f"the resume state does not fit this model / optimizer ({str(exc).splitlines()[0]})",
+                                   path=path) from None
+        set_rng_state(rng, self.generators, path)
+        self.state = state
 
     # -- the loop ----------------------------------------------------------------------------------
     def fit(self, train_batches: Callable[[int], Iterable], num_batches: int) -> TrainState:

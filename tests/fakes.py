@@ -30,3 +30,13 @@ def make_batch(b: int = 4, k: int = 6, d: int = 8, a: int = 5, t: int = 7, seed:
 def tiny_model(name: str = "updn", d: int = 8, a: int = 5, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     return build_model(name, {"num_tokens": 22, "num_answers": a, "v_dim": d, "num_hid": 16, "word_dim": 8})
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (what a kill -9 leaves behind in temp-file names)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import torch
 from click.testing import CliRunner
 
@@ -19,6 +20,7 @@ from groundbench.data.prepare import prepare_vqa
 from groundbench.data.store import VQAStore, hint_subsample
 from groundbench.errors import GroundbenchError
 from groundbench.metrics.vqa import vqa_accuracy
+from fakes import dead_pid
 from vqa_fixtures import VAL_FRACTION, write_raw_root
 
 TSV = Path("trainval_36") / "trainval_resnet101_faster_rcnn_genome_36.tsv"
@@ -157,7 +159,8 @@ def test_killed_half_way_leaves_nothing_taken_as_complete(tmp_path, monkeypatch)
     os.utime(tmp_path / "raw" / TSV, ns=(1, 1))  # inputs changed: features must be redone
 
     def killed(index, out_dir, progress=True):
-        (Path(out_dir) / ".features.npy.partial.tmp").write_bytes(b"half")  # what a kill -9 could leave
+        (Path(out_dir) / f".features.npy.gbtmp-{dead_pid()}-x.tmp").write_bytes(b"half")  # a kill -9's litter
+        (Path(out_dir) / ".notes.tmp").write_bytes(b"the user's")  # not ours: never removed
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
@@ -171,7 +174,7 @@ def test_killed_half_way_leaves_nothing_taken_as_complete(tmp_path, monkeypatch)
         _forbid(patch, "read_raw")  # the finished records step is kept
         _prepare(tmp_path / "raw", out)
     assert VQAStore.open(out).manifest["num_images"] > 0
-    assert not list(out.rglob("*.tmp"))  # temporary files of the killed run are swept
+    assert [p.name for p in out.rglob("*.tmp")] == [".notes.tmp"]  # only our litter is swept
 
 
 def test_bad_maps_are_excluded_and_counted(tmp_path):

@@ -22,6 +22,7 @@ from .caption_text import MAX_CAPTION_TOKENS, build_caption_vocab, caption_token
 from .coco import (CAPTION_FILES, INSTANCE_FILES, SPLIT_FILES, SPLITS, Captions, Instances, read_captions,
                    read_instances, read_split, split_images)
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
+from ..locking import exclusive
 from .stamps import Steps, fingerprint, sha256_file, stamp_key, sweep_temporaries
 from .store import hint_subsample
 
@@ -160,7 +161,14 @@ def prepare_captioning(root: str | Path, out: str | Path, *, split_scheme: str =
     if not 0.0 <= mask_fraction <= 1.0 or min_count < 0:
         raise GroundbenchError(f"need 0 <= mask_fraction <= 1 and min_count >= 0, got {mask_fraction} and {min_count}")
     words_path = word_list(root, words_file)
-    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out, "prepare captioning"):
+        return _prepare_captioning_locked(root, out, split_scheme, mask_fraction, mask_seed, words_path, min_count,
+                                          source, progress)
+
+
+def _prepare_captioning_locked(root: Path, out: Path, split_scheme: str, mask_fraction: float, mask_seed: int,
+                               words_path: Path, min_count: int, source: str | None, progress: bool) -> Path:
+    """The body of ``prepare_captioning``, run while holding the lock of ``out``."""
     sweep_temporaries(out)
     params = {"split_scheme": split_scheme, "min_count": int(min_count), "mask_fraction": float(mask_fraction),
               "mask_seed": int(mask_seed)}

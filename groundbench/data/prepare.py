@@ -21,6 +21,7 @@ from .attention import HAT_THRESHOLD, MapCounts, compute_human, find_maps, write
 from .batch import HAT_GRID
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from .splits import DEFAULT_VAL_FRACTION
+from ..locking import exclusive
 from .stamps import Steps, fingerprint, stamp_key, sweep_temporaries
 from .text import MAX_QUESTION_TOKENS, build_vocab
 from .vqa import SCHEMES, assign_splits, build_answer_vocab, raw_files, read_raw, store_record
@@ -125,7 +126,13 @@ def prepare_vqa(root: str | Path, out: str | Path, *, split_scheme: str = "cp", 
     if min_answer_count < 1 or not 0.0 <= val_fraction < 1.0:
         raise GroundbenchError(f"need min_answer_count >= 1 and 0 <= val_fraction < 1, got "
                                f"{min_answer_count} and {val_fraction}")
-    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out, "prepare vqa"):
+        return _prepare_vqa_locked(root, out, split_scheme, min_answer_count, val_fraction, source, progress)
+
+
+def _prepare_vqa_locked(root: Path, out: Path, split_scheme: str, min_answer_count: int, val_fraction: float,
+                        source: str | None, progress: bool) -> Path:
+    """The body of ``prepare_vqa``, run while holding the lock of ``out``."""
     sweep_temporaries(out)
     params = {"min_answer_count": int(min_answer_count), "val_fraction": float(val_fraction),
               "split_scheme": split_scheme}

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..errors import GroundbenchError
-from ..io import read_json, write_json
+from ..io import remove_stale_temporaries, read_json, write_json
 
 
 def sha256_file(path: Path) -> str:
@@ -76,13 +76,9 @@ class Steps:
 
 
 def sweep_temporaries(out: Path) -> None:
-    """Remove ``.NAME.XXXX.tmp`` files (groundbench.io.atomic_path) a killed run left; none is ever read.
-
-    Two conversions must not write the same store at once (the second would sweep the first's files).
-    """
-    for path in out.rglob(".*.tmp"):
-        if path.is_file():
-            path.unlink()
+    """Remove the temporaries (groundbench.io.atomic_path) a killed run of this tool left below ``out``: only
+    ours (``.NAME.gbtmp-PID-XXXX.tmp``) and only when their process is gone; none is ever read."""
+    remove_stale_temporaries(out, recursive=True)
 
 
 def open_manifest(root: Path, store_format: str, version: int, prepare: str, kind: str = "store") -> dict:

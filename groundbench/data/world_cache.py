@@ -2,6 +2,7 @@
 whole (a temporary folder renamed into place). Shared by the VQA and the captioning worlds."""
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -9,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from ..io import remove_stale_temporaries, temp_prefix
 
 
 def world_dir(cache_root: str | Path, version: str, params: dict | None) -> Path:
@@ -38,7 +41,8 @@ def write_folder(target: str | Path, fill: Callable[[Path], None]) -> Path:
     a failure leaves ``target`` as it was."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    remove_stale_temporaries(target.parent, glob.escape(target.name))
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target), dir=target.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes a 0700 folder; give the usual permissions
