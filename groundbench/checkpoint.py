@@ -69,11 +69,24 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return path
 
 
+def _is_torch_zip(path: Path) -> bool:
+    """Whether a zip archive is torch.save's format (a ``*/data.pkl`` member); read with zipfile, never loaded."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def _read_header(path: Path) -> dict[str, Any]:
     """Parse and check the safetensors header of ``path`` without reading tensor data or unpickling."""
     size = path.stat().st_size
     with open(path, "rb") as handle:
         head = handle.read(8)
+        if head[:4] == b"PK\x03\x04" and not _is_torch_zip(path):
+            raise GroundbenchError("is a zip archive, not a safetensors checkpoint", path=path)
         if head[:4] == b"PK\x03\x04" or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5):
             raise GroundbenchError(_PICKLE_REFUSAL, path=path)
         if len(head) < 8:

@@ -16,7 +16,7 @@ from . import __version__
 from .checkpoint import code_version, load_checkpoint
 from .data.stamps import sha256_file
 from .locking import exclusive
-from .loading import load_any_model, load_weights, model_spec_for
+from .loading import build_checked, check_metadata, load_any_model, load_weights, model_spec_for
 from .models.checks import check_model
 from .errors import GroundbenchError
 from .methods import build_method
@@ -39,6 +39,25 @@ def default_cache_root() -> Path:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str | None) -> str:
+    """``device`` (default: cuda when available, else cpu) if torch can use it here; else a one-line error."""
+    if device is None:
+        return default_device()
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise GroundbenchError(f"--device '{device}' is not a torch device (cpu, cuda, cuda:1, ...)") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GroundbenchError(f"--device {device}: this torch ({torch.__version__}) sees no CUDA GPU; use "
+                                   "--device cpu, or install a CUDA build of torch (README)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise GroundbenchError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif parsed.type != "cpu":
+        raise GroundbenchError(f"--device {device}: groundbench runs on cpu or cuda")
+    return device
 
 
 def synthetic_store(cache_root: Path, echo: Echo, params: dict | None = None):
@@ -73,10 +92,8 @@ def data_from_metadata(meta: dict, data: Path | None, cache_root: Path, echo: Ec
 def model_from_checkpoint(path: Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild the model from a groundbench checkpoint alone (metadata names the model and its config)."""
     tensors, meta = load_checkpoint(path)
-    try:
-        model = build_model(meta["model"]["name"], meta["model"]["config"])
-    except KeyError as exc:
-        raise GroundbenchError(f"checkpoint metadata lacks {exc}", path=path) from None
+    check_metadata(meta, Path(path))
+    model = build_checked(meta, Path(path))
     load_weights(model, tensors, Path(path))
     return model.to(device).eval(), meta
 

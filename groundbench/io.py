@@ -52,8 +52,10 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}.{TMP_TAG}-{os.getpid()}-"
 
 
-def _writable_parent(path: Path) -> None:
-    """A one-line error when ``path``'s folder cannot be made or written, or ``path`` is a folder."""
+def check_writable(path: str | Path) -> None:
+    """A one-line error when ``path``'s folder cannot be made or written, or ``path`` is a folder (call it before
+    long work whose result goes to ``path``)."""
+    path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -62,6 +64,8 @@ def _writable_parent(path: Path) -> None:
         raise GroundbenchError(f"cannot write here ({exc.strerror or exc})", path=path) from None
     if path.is_dir():
         raise GroundbenchError("cannot write a file here: it is a folder", path=path)
+    if not os.access(path.parent, os.W_OK):
+        raise GroundbenchError("cannot write here: the folder is not writable", path=path)
 
 
 @contextlib.contextmanager
@@ -69,7 +73,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds. Litter of
     earlier killed writes of the same file is removed first."""
     path = Path(path)
-    _writable_parent(path)
+    check_writable(path)
     import glob
 
     remove_stale_temporaries(path.parent, glob.escape(path.name))

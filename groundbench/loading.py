@@ -15,6 +15,40 @@ from .models import build_model, external_config, is_builtin
 PLAIN_SUFFIXES = (".pt", ".pth", ".bin")
 
 
+def check_metadata(meta: dict, path: Path) -> None:
+    """The metadata keys evaluation and fine-tuning read, with their types, checked before any work."""
+    from .tasks import TASKS
+
+    def bad(key: str, want: str) -> None:
+        raise GroundbenchError(f"checkpoint metadata: '{key}' must be {want}", path=path)
+
+    if meta.get("task", "vqa") not in TASKS:
+        bad("task", f"one of {', '.join(TASKS)} (got {meta.get('task')!r})")
+    model = meta.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("name"), str):
+        bad("model.name", "a string")
+    if not isinstance(model.get("config"), dict):
+        bad("model.config", "a JSON object")
+    method = meta.get("method", {"name": "external"})
+    if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+        bad("method.name", "a string")
+    if meta.get("seed") is not None and (not isinstance(meta["seed"], int) or isinstance(meta["seed"], bool)):
+        bad("seed", "an integer")
+    if "data" in meta and not (isinstance(meta["data"], dict) or meta["data"] is None):
+        bad("data", "a JSON object")
+    for key in ("vocab", "answers", "categories"):
+        if key in meta and not (isinstance(meta[key], list) and all(isinstance(w, str) for w in meta[key])):
+            bad(key, "a list of strings")
+
+
+def build_checked(meta: dict, path: Path) -> torch.nn.Module:
+    """``build_model`` from checked metadata; its errors name the checkpoint."""
+    try:
+        return build_model(meta["model"]["name"], meta["model"]["config"])
+    except GroundbenchError as exc:
+        raise GroundbenchError(exc.message, path=path) from None
+
+
 def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
     """Strict ``load_state_dict``; missing / unexpected / misshapen keys are one line naming the first ones."""
     weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
@@ -29,6 +63,8 @@ def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path:
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
         raise GroundbenchError(f"weights do not fit the model: {'; '.join(parts)} keys", path=path)
     for key, value in weights.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise GroundbenchError(f"the checkpoint holds non-finite weights (NaN or inf) in '{key}'", path=path)
         if tuple(value.shape) != tuple(own[key].shape):
             raise GroundbenchError(f"weights do not fit the model: '{key}' has shape {list(value.shape)}, the model "
                                    f"expects {list(own[key].shape)}", path=path)
@@ -57,13 +93,12 @@ def build_from_weights(tensors: dict[str, torch.Tensor], meta: dict | None, path
         meta = {"task": task.name, "model": model_spec_for(model, model_args or {}, task, store),
                 "method": {"name": "external", "hyperparameters": {}}, "seed": None,
                 "source": {"kind": "plain-state-dict", "path": str(path)}}
-    elif model is not None and model != meta.get("model", {}).get("name"):
-        config = model_args if model_args is not None else meta.get("model", {}).get("config", {})
-        meta = {**meta, "model": {"name": model, "config": config}}
-    try:
-        net = build_model(meta["model"]["name"], meta["model"]["config"])
-    except (KeyError, TypeError) as exc:
-        raise GroundbenchError(f"checkpoint metadata lacks a model spec ({exc})", path=path) from None
+    else:
+        check_metadata(meta, path)
+        if model is not None and model != meta["model"]["name"]:
+            config = model_args if model_args is not None else meta["model"]["config"]
+            meta = {**meta, "model": {"name": model, "config": config}}
+    net = build_checked(meta, path)
     load_weights(net, tensors, path)
     return net.to(device).eval(), meta
 

@@ -22,6 +22,13 @@ def load_recipe(path: Path) -> dict:
         raise GroundbenchError(f"unknown recipe keys: {', '.join(sorted(unknown))}", path=path)
     if recipe.get("method") not in METHODS:
         raise GroundbenchError(f"unknown method '{recipe.get('method')}'", path=path, record="method")
+    for key in ("method_config", "model_config"):
+        if not isinstance(recipe.get(key, {}), dict):
+            raise GroundbenchError(f"'{key}' must be a JSON object", path=path, record=key)
+    try:
+        build_method(recipe["method"], recipe.get("method_config"))
+    except GroundbenchError as exc:
+        raise GroundbenchError(exc.message, path=path, record="method_config") from None
     return recipe
 
 

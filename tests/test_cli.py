@@ -165,3 +165,93 @@ def test_epoch_trace_observer_agrees_with_eval(world, tmp_path):
 ])
 def test_misspelt_commands_and_options_are_one_line_errors(args, needle):
     fails_cleanly(invoke(*args), needle)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (("--epochs", -1), "epochs must be an integer >= 1"),
+    (("--epochs", 0), "epochs must be an integer >= 1"),
+    (("--lr", "nan"), "lr must be a finite number > 0"),
+    (("--lr", -0.1), "lr must be a finite number > 0"),
+    (("--lr", "inf"), "lr must be a finite number > 0"),
+    (("--batch-size", 0), "batch_size must be an integer >= 1"),
+    (("--lam", "nan"), "lam must be a finite number >= 0"),
+    (("--seed", -1), "--seed"),
+    (("--device", "cuda:7"), "--device cuda:7"),
+    (("--device", "tpu"), "--device"),
+])
+def test_bad_training_options_fail_before_any_work(tmp_path, extra, needle):
+    out = tmp_path / "run"
+    fails_cleanly(invoke("train", "hint", "--cache-dir", tmp_path / "cache", "--out", out, *extra), needle)
+    assert not (tmp_path / "cache").exists() and not (out / "last.safetensors").exists()
+
+
+def test_unusable_output_paths_fail_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cache = tmp_path / "cache"
+    fails_cleanly(invoke("train", "updn", "--cache-dir", cache, "--out", blocker), "cannot write here")
+    fails_cleanly(invoke("train", "updn", "--cache-dir", cache, "--out", blocker / "run"), "cannot write here")
+    assert not cache.exists()
+
+
+def test_recipes_with_bad_settings_name_the_file(tmp_path):
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"method": "hint", "method_config": {"lr": "fast"}}))
+    line = fails_cleanly(invoke("train", "hint", "--config", recipe, "--cache-dir", tmp_path / "c"), "lr must be")
+    assert str(recipe) in line
+    fails_cleanly(invoke("train", "hint", "--config", tmp_path / "missing.json"), "recipe not found", "missing.json")
+
+
+def _altered_checkpoint(world, tmp_path, change_meta=None, change_tensors=None):
+    from groundbench.checkpoint import load_checkpoint, save_checkpoint
+
+    root, _, _ = world
+    tensors, meta = load_checkpoint(root / "demo" / "updn-s0" / "best.safetensors")
+    if change_meta:
+        change_meta(meta)
+    if change_tensors:
+        change_tensors(tensors)
+    return save_checkpoint(tmp_path / "altered.safetensors", tensors, meta)
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda m: m.pop("model"), "'model.name' must be a string"),
+    (lambda m: m["model"].update(config=[1, 2]), "'model.config' must be a JSON object"),
+    (lambda m: m.update(task="speech"), "'task' must be one of"),
+    (lambda m: m.update(method="hint"), "'method.name' must be a string"),
+    (lambda m: m.update(answers=[1, 2]), "'answers' must be a list of strings"),
+    (lambda m: m["model"].update(name="nosuchmodel"), "unknown model 'nosuchmodel'"),
+    (lambda m: m["model"]["config"].update(num_hid="big"), ""),
+])
+def test_bad_checkpoint_metadata_is_named_before_any_evaluation(world, tmp_path, change, needle):
+    path = _altered_checkpoint(world, tmp_path, change_meta=change)
+    line = fails_cleanly(invoke("eval", "--checkpoint", path, "--cache-dir", world[1], "--device", "cpu"), needle)
+    assert str(path) in line
+
+
+def test_non_finite_and_misshapen_weights_are_named(world, tmp_path):
+    from groundbench.checkpoint import load_checkpoint
+
+    tensors, _ = load_checkpoint(world[0] / "demo" / "updn-s0" / "best.safetensors")
+    name = next(k for k, v in tensors.items() if v.is_floating_point() and v.dim() == 1)
+    path = _altered_checkpoint(world, tmp_path, change_tensors=lambda t: t.update({name: t[name] * float("nan")}))
+    fails_cleanly(invoke("eval", "--checkpoint", path, "--cache-dir", world[1]), "non-finite weights", name)
+    path = _altered_checkpoint(world, tmp_path, change_tensors=lambda t: t.update({name: t[name][:-1]}))
+    fails_cleanly(invoke("eval", "--checkpoint", path, "--cache-dir", world[1]), f"'{name}' has shape")
+
+
+def test_a_plain_zip_is_not_called_a_pickle(tmp_path):
+    import zipfile
+
+    path = tmp_path / "model.safetensors"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    fails_cleanly(invoke("eval", "--checkpoint", path), "zip archive")
+
+
+def test_eval_checks_its_output_path_before_evaluating(world, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for out in (blocker / "report.json", tmp_path):
+        fails_cleanly(invoke("eval", "--checkpoint", world[0] / "demo" / "updn-s0", "--cache-dir", world[1],
+                             "--out", out), "cannot write")

@@ -2,7 +2,6 @@
 `train` and `eval --out`, then re-run or resumed; the final files must equal an uninterrupted run's, bit for
 bit, and nothing half-written or stray may remain."""
 import json
-import os
 import subprocess
 import sys
 import time

@@ -1,7 +1,6 @@
 """Bring your own model: naming it (module:Class, entry points), the checks before training, and the example
 model going train -> hint -> eval -> predictions through the CLI."""
 import json
-import os
 from pathlib import Path
 
 import pytest

@@ -7,7 +7,7 @@ import click
 
 from ..curve import DEFAULT_FRACTIONS, CurveSpec, run_curve
 from ..errors import GroundbenchError
-from ..experiment import default_cache_root, default_device
+from ..experiment import check_device, default_cache_root
 from ..methods import METHODS
 from ..models.external import read_model_args
 
@@ -18,7 +18,7 @@ PATH = click.Path(path_type=Path)
 @click.option("--fractions", default=",".join(f"{f:g}" for f in DEFAULT_FRACTIONS), show_default=True,
               help="comma-separated shares of train questions with human maps, in [0, 1]")
 @click.option("--method", default="hint", show_default=True)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--out", default=Path("runs/curve"), show_default=True, type=PATH)
 @click.option("--images", type=click.IntRange(50), help="a smaller or larger world than the default (3000 images)")
 @click.option("--epochs", type=click.IntRange(1), help="override every run's epochs (quick smoke runs)")
@@ -36,7 +36,7 @@ def curve(fractions, method, seed, out, images, epochs, model_spec, model_args, 
         raise GroundbenchError("--fractions must lie in [0, 1]")
     if method not in METHODS or not METHODS[method].fine_tune:
         raise GroundbenchError(f"--method must be a fine-tuning method, got '{method}'")
-    spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=device or default_device(),
+    spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=check_device(device),
                      world=None if images is None else {"n_images": images}, epochs=epochs, model=model_spec,
                      model_args=read_model_args(model_args) if model_spec else None)
     run_curve(spec, cache_dir or default_cache_root(), click.echo)

@@ -8,7 +8,7 @@ import click
 
 from ..demo import DEMO_METHODS, DemoSpec, run_demo
 from ..errors import GroundbenchError
-from ..experiment import default_cache_root, default_device
+from ..experiment import check_device, default_cache_root
 from ..io import atomic_open
 from ..leaderboard import render
 from ..methods import METHODS
@@ -47,7 +47,7 @@ def demo(seeds, task, split, methods, out, records, table, fresh, images, epochs
     out = out or (Path("runs/demo") if task == "vqa" else Path(f"runs/demo-captioning-{split}"))
     start = time.time()
     spec = DemoSpec(out=out, records=records or out / "records", seeds=seeds, methods=names,
-                    device=device or default_device(), reuse=not fresh, epochs=epochs,
+                    device=check_device(device), reuse=not fresh, epochs=epochs,
                     world=None if images is None else {"n_images": images}, task=task, split=split)
     tables = run_demo(spec, cache_dir or default_cache_root(), click.echo)
     text = render(tables, "markdown")

@@ -9,12 +9,12 @@ from tabulate import tabulate
 
 from ..errors import GroundbenchError
 from ..evaluate import accuracy_metrics
-from ..experiment import data_from_metadata, default_cache_root, default_device, open_data
-from ..loading import build_from_weights, read_weights
+from ..experiment import check_device, data_from_metadata, default_cache_root, open_data
+from ..io import check_writable, write_json
+from ..loading import build_from_weights, check_metadata, read_weights
 from ..models.checks import check_model
 from ..models.external import read_model_args
 from ..tasks import TASKS, get_task
-from ..io import write_json
 from ..results_file import score_results_file
 
 PATH = click.Path(path_type=Path)
@@ -59,6 +59,7 @@ def _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, split
     tensors, meta, path = read_weights(checkpoint)
     args = read_model_args(model_args) if model_args else None
     if meta is not None:
+        check_metadata(meta, path)
         if task_name is not None and task_name != meta.get("task", "vqa"):
             raise GroundbenchError(f"this is a {meta.get('task', 'vqa')} checkpoint, not {task_name}", path=path)
         task = get_task(meta.get("task", "vqa"))
@@ -106,9 +107,12 @@ def evaluate_cmd(checkpoint, model_spec, model_args, task_name, results_file, da
     cache_root = cache_dir or default_cache_root()
     if (checkpoint is None) == (results_file is None):
         raise GroundbenchError("give exactly one of --checkpoint or --results")
+    for path in (out, predictions):
+        if path is not None:
+            check_writable(path)  # before the evaluation, not after it
     if checkpoint is not None:
         report = _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, splits,
-                                   device or default_device(), not no_grounding, cache_root, predictions)
+                                   check_device(device), not no_grounding, cache_root, predictions)
     else:
         store, _ = open_data(data, cache_root, click.echo)
         if len(splits) != 1:

@@ -6,7 +6,9 @@ from pathlib import Path
 import click
 
 from ..errors import GroundbenchError
-from ..experiment import RunSpec, default_cache_root, default_device, ensure_pretrained, open_data, train_run
+from ..experiment import (RunSpec, check_device, default_cache_root, ensure_pretrained, open_data,
+                          resolve_method, train_run)
+from ..io import check_writable
 from ..methods import METHODS
 from ..models import is_builtin
 from ..models.external import read_model_args, resolve_model_class
@@ -30,7 +32,7 @@ PATH = click.Path(path_type=Path)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
 @click.option("--lam", type=float, help="weight of the task loss (HINT family)")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--device", default=None, help="cuda when available, else cpu")
 @click.option("--hint-fraction", type=click.FloatRange(0, 1), help="seeded share of the human-map questions used")
 @click.option("--model", "model_spec", help="your own model: package.module:ClassName or an installed "
@@ -55,8 +57,9 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
                                                "lam": lam}.items() if v is not None})
     if "lam" in method_overrides and not hasattr(METHODS[method], "lam"):
         raise GroundbenchError(f"--lam does not apply to '{method}'")
+    resolve_method(method, task_obj, method_overrides)  # bad settings fail here, before any work
     cache_root = cache_dir or default_cache_root()
-    device = device or default_device()
+    device = check_device(device)
     echo = click.echo
     if model_spec is None:
         task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
@@ -67,11 +70,12 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
         raise GroundbenchError("a recipe's model_config sizes the built-in model; use --model-args with --model",
                                path=recipe_path)
     args = read_model_args(model_args)
-    if model_spec is not None:
-        resolve_model_class(model_spec) if not is_builtin(model_spec) else None  # import errors before any work
+    if model_spec is not None and not is_builtin(model_spec):
+        resolve_model_class(model_spec)  # import errors before any work
+    out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
+    check_writable(out / "last.safetensors")
     store, ref = open_data(data, cache_root, echo, task, split)
     task_obj.check_split(split, store)
-    out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
     if METHODS[method].fine_tune and init is None and not resume:
         init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo,
                                  model=model_spec, model_args=args if model_spec else None)

@@ -1,6 +1,8 @@
 """Training methods, one small class each; METHODS maps the CLI name to the class (a constant)."""
 from __future__ import annotations
 
+import math
+
 from ..errors import GroundbenchError
 from .base import Method
 from .hint import AttnAlignMethod, HintInvertedMethod, HintMethod, HintRandomMethod
@@ -17,6 +19,28 @@ def build_method(name: str, overrides: dict | None = None) -> Method:
     if name not in METHODS:
         raise GroundbenchError(f"unknown method '{name}' (known: {', '.join(METHODS)})")
     try:
-        return METHODS[name](**(overrides or {}))
+        method = METHODS[name](**(overrides or {}))
     except TypeError as exc:
         raise GroundbenchError(f"bad settings for method '{name}': {exc}") from None
+    check_settings(method)
+    return method
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_settings(method: Method) -> None:
+    """epochs and batch_size: integers >= 1; lr: finite > 0; lam (HINT family): finite >= 0."""
+    problems = []
+    for key in ("epochs", "batch_size"):
+        value = getattr(method, key)
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            problems.append(f"{key} must be an integer >= 1, got {value!r}")
+    if not (_number(method.lr) and math.isfinite(method.lr) and method.lr > 0):
+        problems.append(f"lr must be a finite number > 0, got {method.lr!r}")
+    lam = getattr(method, "lam", None)
+    if lam is not None and not (_number(lam) and math.isfinite(lam) and lam >= 0):
+        problems.append(f"lam must be a finite number >= 0, got {lam!r}")
+    if problems:
+        raise GroundbenchError(f"bad settings for method '{method.name}': {'; '.join(problems)}")
