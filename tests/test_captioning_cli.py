@@ -81,3 +81,20 @@ def test_misuse_is_a_clean_error(cap, tmp_path):
     result = invoke("data", "synth", "--images", 60, "--out", vqa_cache / "w", "--quiet")
     assert result.exit_code == 0, result.output
     fails_cleanly(invoke("eval", "--checkpoint", ckpt, "--data", vqa_cache / "w", env=env))
+
+
+@requires_java
+def test_supervision_curve_for_captioning(cap, tmp_path):
+    """`curve --task captioning`: a store with masks on every train image, fraction 0 = the pretrained captioner."""
+    root, cache, env, _ = cap
+    out = tmp_path / "curve"
+    result = invoke("curve", "--task", "captioning", "--images", 150, "--epochs", 1, "--fractions", "0,0.5,1",
+                    "--out", out, "--device", "cpu", env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "curve.json").read_text())
+    assert data["task"] == "captioning" and data["headline"] == "cider" and data["split"] == "robust"
+    counts = [p["train_images_with_masks"] for p in data["points"]]
+    assert counts[0] == 0 and 0 < counts[1] < counts[2] == data["train_images"]
+    assert all(0 <= p["test_cider"]["value"] for p in data["points"])
+    assert data["points"][1]["test_spearman_grad"]["n"] > 0
+    assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..io import write_json
+from ..io import check_writable, write_json
 
 PATH = click.Path(path_type=Path)
 
@@ -35,6 +35,13 @@ def _finish(report: dict, table: str, out: Path | None) -> None:
         click.echo(f"report written to {out}")
 
 
+def _writable(ctx, param, value: Path | None) -> Path | None:
+    """--out is checked before any scoring (a folder, a path under a file, a read-only folder: one line)."""
+    if value is not None:
+        check_writable(value)
+    return value
+
+
 @click.group()
 def score() -> None:
     """Score results files made by any model: official VQA accuracy, COCO caption metrics and CHAIR, grounding."""
@@ -47,7 +54,7 @@ def score() -> None:
               help="official annotations file: {\"annotations\": [...]} (VQA v2) or a bare list (VQA-CP v2)")
 @click.option("--results", type=PATH, required=True,
               help="results file [{\"question_id\": int, \"answer\": str}], one per annotated question")
-@click.option("--out", type=PATH, help="write the JSON report here")
+@click.option("--out", type=PATH, callback=_writable, help="write the JSON report here")
 def vqa(questions: Path, annotations: Path, results: Path, out: Path | None) -> None:
     """Official VQA accuracy (vqaEval.py), overall, per answer type and per question type, in %."""
     from ..scoring.vqa_files import render_vqa, score_vqa
@@ -68,7 +75,7 @@ def vqa(questions: Path, annotations: Path, results: Path, out: Path | None) -> 
               help="COCO instances file: objects for CHAIR (default: the reference captions' objects only)")
 @click.option("--words", type=PATH, default=None,
               help="visual-word list for CHAIR, lines 'category, word, word, ...' [CHAIR's COCO synonyms]")
-@click.option("--out", type=PATH, help="write the JSON report here")
+@click.option("--out", type=PATH, callback=_writable, help="write the JSON report here")
 def captions(annotations: Path, results: Path, instances: Path | None, words: Path | None, out: Path | None) -> None:
     """CIDEr-D, BLEU-1..4, METEOR, ROUGE-L (pycocoevalcap; needs Java) and CHAIR-i / CHAIR-s of a results file."""
     from ..scoring.caption_files import score_captions
@@ -90,7 +97,7 @@ def captions(annotations: Path, results: Path, instances: Path | None, words: Pa
               help="an .npz: question_id [N] and importance [N, K] (VQA store), or image_id [N], category [N] "
                    "(index or name) and importance [N, K] (caption store); K = the store's proposals per image")
 @click.option("--split", default="test", show_default=True, help="the store split the rows belong to")
-@click.option("--out", type=PATH, help="write the JSON report here")
+@click.option("--out", type=PATH, callback=_writable, help="write the JSON report here")
 def grounding(data: Path, importance: Path, split: str, out: Path | None) -> None:
     """Spearman correlation with human importance and top-proposal IoU with the human map, with 95% CIs.
 

@@ -110,6 +110,21 @@ class CaptioningTask(Task):
     def benchmark(self, split: str) -> str:
         return f"synth-captions-{split}"
 
+    def curve_store(self, cache_root: Path, echo: Echo, overrides: dict | None, split: str | None = None):
+        """The supervision curve's store: the synthetic world's ``split`` prepared again with masks on every
+        train image (``mask_fraction = 1``; the world's own store keeps the paper's 6%), beside it."""
+        from ..data.caption_prepare import prepare_captioning
+        from ..data.caption_store import CaptionStore
+
+        split = split or self.default_split
+        _, ref = self.synthetic(cache_root, echo, self.world_params(overrides), split)
+        out = Path(ref.path).parent / f"{split}-all-masks"
+        if not (out / "manifest.json").exists():
+            echo(f"Preparing the {split} split with masks on every train image into {out} ...")
+        prepare_captioning(Path(ref.path).parent / "raw", out, split_scheme=split, source="synthetic-captions",
+                           min_count=1, mask_fraction=1.0, progress=False)
+        return CaptionStore.open(out), DataRef("store", out)
+
     def world_params(self, overrides: dict | None) -> dict | None:
         from ..data.synthetic_captions import CaptionWorldParams
 

@@ -98,6 +98,15 @@ class VQATask(Task):
     def benchmark(self, split: str) -> str:
         return f"synth-vqa{split}"
 
+    def curve_store(self, cache_root: Path, echo: Echo, overrides: dict | None,
+                    split: str | None = None) -> tuple[VQAStore, DataRef]:
+        """The supervision curve's world: the default world (with ``overrides``) but every train question has a
+        human map (``hat_fraction = 1``), so the curve's fractions can reach all of train."""
+        from ..data.synthetic import WorldParams
+
+        params = WorldParams.from_dict({**WorldParams().to_dict(), **(overrides or {}), "hat_fraction": 1.0})
+        return self.synthetic(cache_root, echo, params.to_dict())
+
     def world_params(self, overrides: dict | None) -> dict | None:
         from ..data.synthetic import WorldParams
 
