@@ -219,3 +219,22 @@ def test_code_version_of_this_checkout_is_well_formed():
     version = code_version()
     assert version == __version__ or version.startswith(f"{__version__}+g")
     assert os.linesep not in version
+
+
+def test_a_write_that_dies_half_way_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    """The rename is the only step that touches the target: a crash while writing leaves the old file whole."""
+    import groundbench.checkpoint as checkpoint
+
+    path = save_checkpoint(tmp_path / "last.safetensors", _tensors(), META)
+    before = path.read_bytes()
+
+    def dies(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"\x00" * 100)  # the first bytes of a new file ...
+        raise KeyboardInterrupt  # ... then the process is interrupted
+
+    monkeypatch.setattr(checkpoint, "save_file", dies)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"w": torch.zeros(2)}, {"epoch": 2})
+    assert path.read_bytes() == before and load_checkpoint(path)[1] == META
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
