@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -110,11 +113,51 @@ def write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> Path:
     return Path(path)
 
 
+def file_problem(path: str | Path) -> str | None:
+    """Why ``path`` cannot be read as a file, in words ("not found", "is a folder, not a file", "is a symlink
+    loop ...", ...); None when it is a regular file. Callers put the file's role in front: "questions file "."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"is a broken symlink (its target {os.readlink(path)} does not exist)"
+        return "not found"
+    except NotADirectoryError:
+        return "not found (a parent of this path is a file)"
+    except OSError as exc:
+        return os_problem(exc)
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a pipe, socket or device)"
+    return None
+
+
+def os_problem(exc: OSError) -> str:
+    """An OSError met opening or reading a file, in words."""
+    if isinstance(exc, PermissionError):
+        return "cannot be read: permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    if exc.errno == errno.ELOOP:
+        return "is a symlink loop (too many levels of symbolic links)"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
+def require_file(path: str | Path, what: str, *, hint: str | None = None) -> Path:
+    """``path`` if it is a regular file, else a GroundbenchError naming it and saying what it is instead
+    (``<path>: <what> not found (<hint>)``, ``<what> is a folder, not a file``, ``... is a symlink loop``)."""
+    problem = file_problem(path)
+    if problem is not None:
+        raise GroundbenchError(f"{what} {problem}" + (f" ({hint})" if hint else ""), path=path)
+    return Path(path)
+
+
 def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
-    """Read JSON; a missing or unparsable file raises GroundbenchError naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise GroundbenchError(f"{what} not found", path=path)
+    """Read JSON (RFC 8259, UTF-8). Every failure is a one-line GroundbenchError naming the file: missing,
+    a folder, a symlink loop, unreadable (permissions), not UTF-8, not JSON (line and column), nested more
+    deeply than Python's recursion limit allows, or holding an integer of more than 4300 digits."""
+    path = require_file(path, what)
     try:
         with open(path, "r", encoding="utf-8") as handle:
             return json.load(handle)
@@ -122,6 +165,14 @@ def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
         raise GroundbenchError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path=path) from None
     except UnicodeDecodeError:
         raise GroundbenchError("not UTF-8 text (is this a JSON file?)", path=path) from None
+    except RecursionError:
+        raise GroundbenchError(f"JSON nested too deeply (more than about {sys.getrecursionlimit()} levels of "
+                               "lists / objects; no file this tool reads needs that)", path=path) from None
+    except ValueError as exc:  # an integer literal longer than Python's limit on digits (int_max_str_digits)
+        what_failed = str(exc).split(":")[0]
+        raise GroundbenchError(f"not a JSON file this tool reads: {what_failed}", path=path) from None
+    except OSError as exc:
+        raise GroundbenchError(f"{what} {os_problem(exc)}", path=path) from None
 
 
 def require_fields(record: Any, fields: tuple[str, ...] | list[str], *, path: str | Path, record_id: object) -> None:

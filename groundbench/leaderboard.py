@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import math
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -17,6 +16,7 @@ from tabulate import tabulate
 
 from .errors import GroundbenchError
 from .io import read_json
+from .metrics.stats import mean_std
 from .results import SCHEMA_PREFIX, ResultRecord, default_direction, record_from_dict
 
 DEFAULT_COLUMNS = (
@@ -88,15 +88,16 @@ def column_digits(name: str) -> int:
 def load_records(root: str | Path) -> list[tuple[Path, ResultRecord]]:
     """Every result record under ``root`` (recursively, sorted by path), each validated.
 
-    JSON files that declare another ``schema`` (checkpoint sidecars, curves) and hidden paths are skipped;
-    any other JSON file must be a valid record, else GroundbenchError names it.
+    JSON files that declare another ``schema`` (checkpoint sidecars, curves), hidden paths and folders named
+    ``*.json`` are skipped; any other JSON file must be a valid record (results.record_from_dict: fields, metric
+    ranges), else GroundbenchError names it. Files are read with io.read_json (no RecursionError on deep JSON).
     """
     root = Path(root)
     if not root.is_dir():
         raise GroundbenchError("leaderboard directory not found", path=root)
     found = []
     for path in sorted(root.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or path.is_dir():
             continue
         data = read_json(path, what="result record")
         schema = data.get("schema") if isinstance(data, dict) else None
@@ -106,9 +107,14 @@ def load_records(root: str | Path) -> list[tuple[Path, ResultRecord]]:
     return found
 
 
-def _cell(values: list[float], counts: list[int | None]) -> Cell:
-    mean = math.fsum(values) / len(values) if values else None
-    std = statistics.stdev(values) if len(values) >= 2 else None
+def _cell(values: list[float], counts: list[int | None], column: str, records: list[str]) -> Cell:
+    """Mean and std over seeds (metrics/stats.mean_std); a std beyond the float range is an error naming the
+    records (validated values are finite, but an unknown metric may hold any finite value)."""
+    try:
+        mean, std = mean_std(values)
+    except OverflowError:
+        raise GroundbenchError(f"metric '{column}': the std over seeds is beyond the float range (values too far "
+                               f"apart in {', '.join(records)})", path=records[0]) from None
     n_q = math.fsum(counts) / len(counts) if counts and all(c is not None for c in counts) else None
     return Cell(mean=mean, std=std, n_values=len(values), n_questions=n_q)
 
@@ -160,7 +166,8 @@ def aggregate(
             row = Row(method, model, source, [r.seed for _, r in members], [n for n, _ in members])
             for col in cols:
                 present = [r.metrics[col] for _, r in members if col in r.metrics and r.metrics[col].value is not None]
-                row.cells[col] = _cell([m.value for m in present], [m.n for m in present])
+                names = [n for n, r in members if col in r.metrics and r.metrics[col].value is not None]
+                row.cells[col] = _cell([m.value for m in present], [m.n for m in present], col, names)
             rows.append(row)
         rows.sort(key=_row_key)
         dirs = {c: directions[c][0] if c in directions else default_direction(c) for c in cols}

@@ -1,7 +1,6 @@
 """``groundbench score grounding``: Spearman / top-proposal IoU of an importance .npz against a store's human maps,
 checked against scipy and a numpy rasterisation on tiny VQA and caption stores; bad archives are one line."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -151,7 +151,7 @@ def test_missing_duplicated_and_unknown_results_name_the_ids(tmp_path):
 
 def test_questions_and_annotations_must_pair(tmp_path):
     q, a, answers, _ = typed_files(tmp_path)
-    questions, annotations = json.loads(q.read_text()), json.loads(a.read_text())
+    questions = json.loads(q.read_text())
     extra_q = dump(tmp_path / "q_extra.json", questions + [{"image_id": 7, "question": "why?", "question_id": 555}])
     fails_cleanly(run_typed(tmp_path, answers, q=extra_q, a=a), "a.json", "record 555", "no annotation")
     fewer_q = dump(tmp_path / "q_fewer.json", {"questions": questions[1:]})
@@ -160,10 +160,10 @@ def test_questions_and_annotations_must_pair(tmp_path):
 
 @pytest.mark.parametrize("records, needles", [
     ({"question_id": 100, "answer": "2"}, ["JSON list"]),
-    ([{"question_id": 100}], ["record #0", "missing field 'answer'"]),
-    ([{"question_id": "100", "answer": "2"}], ["record #0", "'question_id' must be an integer"]),
-    ([{"question_id": 100, "answer": 2}], ["record question 100", "'answer' must be a string"]),
-    (["100: 2"], ["record #0", "expected a JSON object"]),
+    ([{"question_id": 100}], ["record 0:", "missing field 'answer'"]),
+    ([{"question_id": "100", "answer": "2"}], ["record 0:", "'question_id' must be an integer", "the string '100'"]),
+    ([{"question_id": 100, "answer": 2}], ["record 0 (question 100):", "'answer' must be a string", "the number 2"]),
+    (["100: 2"], ["record 0:", "expected a JSON object"]),
 ])
 def test_malformed_results_records(tmp_path, records, needles):
     fails_cleanly(run_typed(tmp_path, dump(tmp_path / "bad.json", records)), "bad.json", *needles)

@@ -34,6 +34,7 @@ def vqa(root: Path, out: Path, split_scheme: str, min_answer_count: int, val_fra
                f"K = {m['k_max']}, D = {m['feature_dim']}")
     maps = m["maps"]
     click.echo(f"HAT maps: {maps['used']} used on {maps['questions']} questions; left out: "
-               f"{maps['excluded_unreadable']} unreadable, {maps['excluded_all_zero']} all zero")
+               f"{maps['excluded_unreadable']} unreadable, {maps['excluded_all_zero']} all zero, "
+               f"{maps.get('excluded_not_a_file', 0)} not files; {maps.get('resized', 0)} resized to their image's size")
     click.echo("accuracy upper bound (out-of-vocabulary answers score 0): "
                + ", ".join(f"{name} {100 * store.upper_bound(name):.2f}%" for name in store.splits))

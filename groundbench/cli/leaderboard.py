@@ -1,4 +1,7 @@
-"""``groundbench leaderboard``: render the result records under a directory as one table per benchmark."""
+"""``groundbench leaderboard``: render the result records under a directory as one table per benchmark.
+
+``--out`` is checked before any record is read (io.check_writable: a folder, a path under a file, a folder that
+cannot be written are one-line errors) and written atomically (io.atomic_open): never a half-written table."""
 from __future__ import annotations
 
 import json
@@ -6,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..io import atomic_open
+from ..io import atomic_open, check_writable
 from ..leaderboard import FORMATS, build_leaderboard, load_records, render, table_to_dict
 
 
@@ -17,10 +20,12 @@ from ..leaderboard import FORMATS, build_leaderboard, load_records, render, tabl
 @click.option("--format", "fmt", type=click.Choice(FORMATS + ("json",)), default="markdown", show_default=True,
               help="table format; json = the aggregated tables as plain data")
 @click.option("--columns", default=None, help="comma-separated metric names, e.g. test/accuracy,test/spearman_grad")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=click.Path(path_type=Path), default=None,
               help="write here (atomically) instead of printing")
 def leaderboard(directory: Path, benchmark: str | None, fmt: str, columns: str | None, out: Path | None) -> None:
     """Tables of mean ± std over seeds: rows are methods, columns are metrics (never edited by hand)."""
+    if out is not None:
+        check_writable(out)
     cols = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     tables = build_leaderboard(directory, benchmark=benchmark, columns=cols)
     if not tables:

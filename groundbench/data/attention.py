@@ -2,10 +2,13 @@
 
 Layout under the data root: ``vqahat_train/{question_id}_1.png`` (one annotator) and
 ``vqahat_val/{question_id}_{1,2,3}.png`` (several), grey-scale at their own resolution; a question's
-maps are looked up by id in both folders, whichever split the question lands in.
-Each map is resized to its image's size (bilinear), scaled to [0, 1], and the annotators are averaged.
-A map that is not a readable image, or is all zero (no importance can be defined), is left out and
-counted; a question none of whose maps is usable has no human importance (excluded from HINT).
+maps are looked up by id in both folders, whichever split the question lands in (so question ids must be
+unique across splits: data/vqa.check_unique_across_splits).
+Each map is resized to its image's size (bilinear), scaled to [0, 1], and the annotators are averaged;
+maps not at their image's size are counted ("resized"). A map that is not a readable image, or is all
+zero (no importance can be defined), or an entry named like a map that is not a file (a folder, a broken
+link, a symlink loop) is left out and counted; a question none of whose maps is usable has no human
+importance (excluded from HINT). The counts go to the store manifest's "maps".
 The grid mask for the top-proposal IoU metric: the averaged map box-filtered onto a G x G grid in
 normalised image coordinates (G = HAT_GRID), binarised at ``>= 0.5 x`` the grid map's maximum.
 """
@@ -22,10 +25,12 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..errors import GroundbenchError
 from ..importance.human import human_importance
 from ..io import atomic_open
 from .batch import HAT_GRID
-from .features import FeatureArrays
+from .feature_arrays import PREPARE, FeatureArrays
+from .npy import load_npz
 
 log = logging.getLogger("groundbench.data")
 
@@ -35,7 +40,8 @@ _MAP_NAME = re.compile(r"^(\d+)_(\d+)\.png$")
 
 
 def find_maps(root: str | Path) -> dict[int, list[Path]]:
-    """question_id -> its map files (all annotators, both folders), sorted; other files are ignored."""
+    """question_id -> its entries named ``{qid}_{n}.png`` (all annotators, both folders), sorted; entries that
+    are not files are listed too (average_map counts them); other names are ignored."""
     found: dict[int, list[Path]] = {}
     for folder in HAT_DIRS:
         directory = Path(root) / folder
@@ -43,20 +49,27 @@ def find_maps(root: str | Path) -> dict[int, list[Path]]:
             continue
         for path in directory.iterdir():
             match = _MAP_NAME.match(path.name)
-            if match and path.is_file():
+            if match:
                 found.setdefault(int(match.group(1)), []).append(path)
     return {qid: sorted(paths) for qid, paths in sorted(found.items())}
 
 
-def read_map(path: Path, width: int, height: int) -> np.ndarray | None:
-    """A map as float64 [height, width] in [0, 1], resized bilinearly; None if not a readable image."""
+def load_map(path: Path, width: int, height: int) -> tuple[np.ndarray | None, tuple[int, int] | None]:
+    """(map as float64 [height, width] in [0, 1], resized bilinearly; its size (w, h) in the file), or
+    (None, None) if not a readable image."""
     try:
         with Image.open(path) as image:
             image.load()
+            size = image.size
             grey = image.convert("L").resize((int(width), int(height)), Image.BILINEAR)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return None
-    return np.asarray(grey, dtype=np.float64) / 255.0
+        return None, None
+    return np.asarray(grey, dtype=np.float64) / 255.0, size
+
+
+def read_map(path: Path, width: int, height: int) -> np.ndarray | None:
+    """A map as float64 [height, width] in [0, 1], resized bilinearly; None if not a readable image."""
+    return load_map(path, width, height)[0]
 
 
 @dataclass
@@ -68,19 +81,27 @@ class MapCounts:
     excluded_all_zero: int = 0
     questions: int = 0
     questions_excluded: int = 0
+    excluded_not_a_file: int = 0
+    resized: int = 0
     examples: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"used": self.used, "excluded_unreadable": self.excluded_unreadable,
                 "excluded_all_zero": self.excluded_all_zero, "questions": self.questions,
-                "questions_excluded": self.questions_excluded}
+                "questions_excluded": self.questions_excluded, "excluded_not_a_file": self.excluded_not_a_file,
+                "resized": self.resized}
 
 
 def average_map(paths: list[Path], width: int, height: int, counts: MapCounts) -> np.ndarray | None:
-    """Mean of the usable maps of one question, [height, width]; None if none is usable (counted)."""
+    """Mean of the usable maps of one question, [height, width]; None if none is usable (counted). Used maps
+    not at the image's size are counted as resized."""
     total, used = None, 0
     for path in paths:
-        array = read_map(path, width, height)
+        if not path.is_file():
+            counts.excluded_not_a_file += 1
+            counts.examples.setdefault("not_a_file", str(path))
+            continue
+        array, size = load_map(path, width, height)
         if array is None:
             counts.excluded_unreadable += 1
             counts.examples.setdefault("unreadable", str(path))
@@ -90,6 +111,9 @@ def average_map(paths: list[Path], width: int, height: int, counts: MapCounts) -
         else:
             total = array if total is None else total + array
             used += 1
+            if size != (int(width), int(height)):
+                counts.resized += 1
+                counts.examples.setdefault("resized", f"{path} ({size[0]}x{size[1]}, image {width}x{height})")
     counts.used += used
     return None if total is None else total / used
 
@@ -152,10 +176,22 @@ def write_human(path: str | Path, arrays: HumanArrays) -> Path:
     return Path(path)
 
 
-def read_human(path: str | Path) -> HumanArrays:
-    """Inverse of write_human (hat_mask unpacked back to bool [M, G, G])."""
-    with np.load(path) as data:
-        grid = int(data["grid"])
-        m = data["question_ids"].shape[0]
-        mask = np.unpackbits(data["hat_mask"], axis=1, count=grid * grid).reshape(m, grid, grid).astype(bool)
-        return HumanArrays(data["question_ids"].astype(np.int64), data["importance"].astype(np.float32), mask)
+HUMAN_NPZ = {"question_ids": ("iu", 1), "importance": ("f", 2), "hat_mask": ("u", 2), "grid": ("iu", 0)}
+
+
+def unpack_masks(data: dict[str, np.ndarray], rows: int, path: Path, prepare: str) -> np.ndarray:
+    """hat_mask packed by write_human -> bool [rows, G, G], after checking the shapes agree."""
+    grid = int(data["grid"])
+    if not 1 <= grid <= 4096 or data["hat_mask"].shape != (rows, (grid * grid + 7) // 8) \
+            or data["importance"].shape[0] != rows or data["hat_mask"].dtype != np.uint8:
+        raise GroundbenchError(f"arrays disagree (rows {rows}, importance {data['importance'].shape}, hat_mask "
+                               f"{data['hat_mask'].shape}, grid {grid}); re-run {prepare}", path=path)
+    return np.unpackbits(data["hat_mask"], axis=1, count=grid * grid).reshape(rows, grid, grid).astype(bool)
+
+
+def read_human(path: str | Path, prepare: str = PREPARE) -> HumanArrays:
+    """Inverse of write_human (hat_mask unpacked back to bool [M, G, G]); read without pickle and checked
+    (data/npy.py): a damaged file is a GroundbenchError naming it."""
+    data = load_npz(Path(path), prepare, HUMAN_NPZ)
+    mask = unpack_masks(data, data["question_ids"].shape[0], Path(path), prepare)
+    return HumanArrays(data["question_ids"].astype(np.int64), data["importance"].astype(np.float32), mask)

@@ -19,7 +19,7 @@ from ..metrics.chair import VisualWords, find_objects
 from .caption_batch import CaptionBatch
 from .caption_masks import CaptionHumanArrays
 from .caption_text import MAX_CAPTION_TOKENS, UNK, encode_caption, word_ids
-from .features import FeatureArrays
+from .feature_arrays import FeatureArrays
 
 
 class CaptionDataset(Dataset):

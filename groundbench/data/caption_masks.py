@@ -20,10 +20,11 @@ from tqdm import tqdm
 
 from ..errors import GroundbenchError
 from ..io import atomic_open
-from .attention import grid_mask, proposal_importance
+from .attention import grid_mask, proposal_importance, unpack_masks
 from .batch import HAT_GRID
 from .coco import Instances
-from .features import FeatureArrays
+from .feature_arrays import PREPARE, FeatureArrays
+from .npy import load_npz
 
 
 def annotation_rle(segmentation: list | dict, height: int, width: int) -> dict:
@@ -109,10 +110,18 @@ def write_caption_human(path: str | Path, arrays: CaptionHumanArrays) -> Path:
     return Path(path)
 
 
-def read_caption_human(path: str | Path) -> CaptionHumanArrays:
-    """Inverse of write_caption_human (hat_mask unpacked to bool [M, G, G])."""
-    with np.load(path) as data:
-        grid, m = int(data["grid"]), data["image_ids"].shape[0]
-        mask = np.unpackbits(data["hat_mask"], axis=1, count=grid * grid).reshape(m, grid, grid).astype(bool)
-        return CaptionHumanArrays(data["image_ids"].astype(np.int64), data["category"].astype(np.int64),
-                                  data["importance"].astype(np.float32), mask)
+CAPTION_HUMAN_NPZ = {"image_ids": ("iu", 1), "category": ("iu", 1), "importance": ("f", 2), "hat_mask": ("u", 2),
+                     "grid": ("iu", 0)}
+
+
+def read_caption_human(path: str | Path, prepare: str = PREPARE) -> CaptionHumanArrays:
+    """Inverse of write_caption_human (hat_mask unpacked to bool [M, G, G]); read without pickle and checked
+    (data/npy.py): a damaged file is a GroundbenchError naming it."""
+    data = load_npz(Path(path), prepare, CAPTION_HUMAN_NPZ)
+    rows = data["image_ids"].shape[0]
+    if data["category"].shape != (rows,):
+        raise GroundbenchError(f"'category' has {data['category'].shape[0]} rows, 'image_ids' {rows}; re-run "
+                               f"{prepare}", path=path)
+    mask = unpack_masks(data, rows, Path(path), prepare)
+    return CaptionHumanArrays(data["image_ids"].astype(np.int64), data["category"].astype(np.int64),
+                              data["importance"].astype(np.float32), mask)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GroundbenchError
-from ..io import read_json, write_json
+from ..io import read_json, require_file, write_json
 from ..metrics.chair import VisualWords
 from .attention import HAT_THRESHOLD
 from .batch import HAT_GRID
@@ -24,6 +24,7 @@ from .coco import (CAPTION_FILES, INSTANCE_FILES, SPLIT_FILES, SPLITS, Captions,
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from ..locking import exclusive
 from .stamps import Steps, fingerprint, sha256_file, stamp_key, sweep_temporaries
+from .store_check import record_verified
 from .store import hint_subsample
 
 SCHEMES = tuple(SPLIT_FILES)
@@ -34,9 +35,7 @@ DEFAULT_WORDS = Path(__file__).parent / "lists" / "coco_class_name.txt"
 def word_list(root: Path, words_file: str | Path | None) -> Path:
     """The visual-word list: ``words_file``, else ROOT/visual_words.txt if present, else the shipped COCO list."""
     if words_file is not None:
-        if not Path(words_file).is_file():
-            raise GroundbenchError("visual-word list not found", path=words_file)
-        return Path(words_file)
+        return require_file(words_file, "visual-word list")
     return root / ROOT_WORDS if (root / ROOT_WORDS).is_file() else DEFAULT_WORDS
 
 
@@ -67,10 +66,7 @@ def store_record(image_id: int, captions: Captions, instances: Instances, listed
 
 def _paths(root: Path, names: tuple[str, ...]) -> list[Path]:
     """``root / name`` for each name; a missing file is an error naming it."""
-    for name in names:
-        if not (root / name).is_file():
-            raise GroundbenchError("file not found (see the README's COCO captioning layout)", path=root / name)
-    return [root / name for name in names]
+    return [require_file(root / name, "file", hint="see the README's COCO captioning layout") for name in names]
 
 
 def _records_step(root: Path, out: Path, steps: Steps, words_path: Path, params: dict):
@@ -193,5 +189,6 @@ def _prepare_captioning_locked(root: Path, out: Path, split_scheme: str, mask_fr
         "params": {**params, "hat_grid": HAT_GRID, "hat_threshold": HAT_THRESHOLD,
                    "max_caption_tokens": MAX_CAPTION_TOKENS},
     }
+    record_verified(out, steps.files)
     write_json(out / "manifest.json", manifest)
     return out

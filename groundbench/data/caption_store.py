@@ -14,13 +14,16 @@ from ..io import read_json
 from .caption_dataset import CaptionDataset, CaptionImageDataset
 from .caption_masks import CaptionHumanArrays, read_caption_human
 from .caption_text import decode_caption
-from .features import FeatureArrays
-from .stamps import open_manifest
+from .feature_arrays import FeatureArrays
 from .store import hint_subsample
+from .store_check import check_features_match, check_records, check_strings, open_manifest, store_files
 
 STORE_FORMAT = "groundbench-caption-store"
 STORE_VERSION = 1
 PREPARE = "`groundbench data captioning`"
+MANIFEST_KEYS = {"source": str, "split_scheme": str, "splits": dict, "files": dict, "vocab_size": int,
+                 "k_max": int, "feature_dim": int, "num_images": int}
+RECORD_FIELDS = ("image_id", "captions", "tokens", "objects", "has_masks")
 
 
 class CaptionStore:
@@ -40,13 +43,21 @@ class CaptionStore:
         self._features: FeatureArrays | None = None
 
     @classmethod
-    def open(cls, root: str | Path) -> "CaptionStore":
-        """Open and check a store: manifest format / version, and every listed file present at its size."""
+    def open(cls, root: str | Path, *, verify_features: bool = False) -> "CaptionStore":
+        """Open and check a store (data/store_check.py): manifest format, version and keys; every file the store
+        needs listed, present at its size and matching its sha256 (cached by size and mtime), except
+        features/features.npy, whose sum is checked only with ``verify_features`` (it is read whole: slow)."""
         root = Path(root)
-        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, PREPARE, "caption store")
-        return cls(root, manifest, read_json(root / "vocab.json", what="caption vocabulary"),
-                   read_json(root / "categories.json", what="category list"),
-                   read_json(root / "visual_words.json", what="visual-word map"))
+        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, PREPARE, "caption store", keys=MANIFEST_KEYS,
+                                 files=lambda m: store_files(m, "vocab.json", "categories.json", "visual_words.json"),
+                                 verify_features=verify_features)
+        vocab = read_json(root / "vocab.json", what="caption vocabulary")
+        categories = read_json(root / "categories.json", what="category list")
+        words = read_json(root / "visual_words.json", what="visual-word map")
+        for name, value, kind in (("vocab.json", vocab, list), ("categories.json", categories, list),
+                                  ("visual_words.json", words, dict)):
+            check_strings(value, kind, root / name, PREPARE)
+        return cls(root, manifest, vocab, categories, words)
 
     def _split(self, split: str) -> str:
         if split not in self.splits:
@@ -56,19 +67,27 @@ class CaptionStore:
     @property
     def features(self) -> FeatureArrays:
         if self._features is None:
-            self._features = FeatureArrays(self.root / "features")
+            self._features = FeatureArrays(self.root / "features", PREPARE)
         return self._features
 
     def records(self, split: str) -> list[dict]:
         """The split's image records (image_id, captions, tokens, objects, has_masks), sorted by image id."""
         if self._split(split) not in self._records:
-            self._records[split] = read_json(self.root / f"{split}.json", what=f"{split} split")
+            path = self.root / f"{split}.json"
+            records = check_records(read_json(path, what=f"{split} split"), RECORD_FIELDS, path, PREPARE, "image_id")
+            check_features_match(self.features, self.manifest, records, self.root, split, PREPARE, "image_id")
+            self._records[split] = records
         return self._records[split]
 
     def human(self, split: str) -> CaptionHumanArrays:
         """The split's human rows: image_ids [M], category [M], importance [M, K], hat_mask [M, G, G]."""
         if self._split(split) not in self._human:
-            self._human[split] = read_caption_human(self.root / f"human_{split}.npz")
+            human = read_caption_human(self.root / f"human_{split}.npz", PREPARE)
+            if human.importance.shape[1] != self.features.k_max:
+                raise GroundbenchError(f"importance has {human.importance.shape[1]} proposals per row, the "
+                                       f"features {self.features.k_max} (re-run {PREPARE})",
+                                       path=self.root / f"human_{split}.npz")
+            self._human[split] = human
         return self._human[split]
 
     def _records_with(self, split: str, human_only: bool, hint_fraction: float | None, seed: int) -> list[dict]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import GroundbenchError
 from ..io import read_json, require_fields
 from .caption_text import tokenize_caption
+from .ids import check_id, record_name
 
 SPLITS = ("train", "val", "test")
 CAPTION_FILES = ("captions_train2014.json", "captions_val2014.json")
@@ -36,17 +37,13 @@ def _list(data: object, key: str, path: Path) -> list:
 
 
 def _int(entry: dict, name: str, path: Path, record: str) -> int:
-    value = entry[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GroundbenchError(f"field '{name}' must be an integer, got {value!r}", path=path, record=record)
-    return value
+    """An id or a size: a JSON integer in [0, 2**63) (data/ids.py)."""
+    return check_id(entry[name], name, path, record)
 
 
 def _rid(entry: object, key: str, label: str, i: int, where: str) -> str:
     """The record's name in errors: ``label <id>`` when the entry has its id, else ``where[i]``."""
-    if isinstance(entry, dict) and isinstance(entry.get(key), int):
-        return f"{label} {entry[key]}"
-    return f"{where}[{i}]"
+    return str(record_name(entry, key, f"{where}[{i}]", label))
 
 
 def _images(data: object, path: Path) -> dict[int, tuple[int, int]]:
@@ -237,7 +234,7 @@ def read_split(root: Path, scheme: str) -> tuple[Path, dict[int, str]]:
         entries = [(f"images[{i}]", e, None) for i, e in enumerate(_list(data, "images", path))]
         field_name = "cocoid"
     for where, entry, split in entries:
-        rid = f"{field_name} {entry[field_name]}" if isinstance(entry, dict) and field_name in entry else where
+        rid = str(record_name(entry, field_name, where, field_name))
         require_fields(entry, (field_name,) if split else (field_name, "split"), path=path, record_id=rid)
         image_id = _int(entry, field_name, path, rid)
         if split is None:

@@ -7,7 +7,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .attention import HumanArrays
 from .batch import HAT_GRID, Batch
-from .features import FeatureArrays
+from .feature_arrays import FeatureArrays
 from .text import encode
 
 

@@ -4,7 +4,9 @@ One row per image, tab-separated, no header: image_id, image_w, image_h, num_box
 ``boxes`` and ``features`` are base64-encoded float32 arrays of shape [num_boxes, 4] and
 [num_boxes, D] (reference: peteanderson80/bottom-up-attention, tools/generate_tsv.py).
 The store converts them once into memory-mapped .npy arrays (as hengyuan-hu/bottom-up-attention-vqa
-tools/detection_features_converter.py does into HDF5), never holding all features in RAM.
+tools/detection_features_converter.py does into HDF5), never holding all features in RAM; the read side is
+data/feature_arrays.py. Every field is ASCII (a non-ASCII byte is named as such), and integer fields are
+parsed exactly (data/ids.py): an image id is never rounded through a float.
 """
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ import base64
 import binascii
 import contextlib
 import csv
-import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import GroundbenchError
-from ..io import atomic_path
+from ..io import atomic_path, file_problem, os_problem
+from .feature_arrays import STORE_ARRAYS, FeatureArrays  # noqa: F401  (re-exported: the store's read side)
+from .ids import ID_LIMIT, parse_integer
 
 TSV_FIELDS = ("image_id", "image_w", "image_h", "num_boxes", "boxes", "features")
 
@@ -93,28 +96,61 @@ class FeatureIndex:
 
 
 def tsv_files(root: str | Path) -> list[Path]:
-    """Every ``*.tsv`` (or split ``*.tsv.N``) file under ``root``, recursively, sorted by path."""
+    """Every ``*.tsv`` (or split ``*.tsv.N``) file under ``root``, recursively, sorted by path. A folder so
+    named is searched like any folder; anything else so named that is not a readable file (a symlink loop, a
+    broken link, a pipe) is a GroundbenchError naming it."""
     root = Path(root)
-    found = [p for p in root.rglob("*") if p.is_file() and (p.suffix == ".tsv" or re.search(r"\.tsv\.\d+$", p.name))]
-    return sorted(found)
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix == ".tsv" or re.search(r"\.tsv\.\d+$", p.name)):
+        problem = file_problem(path)
+        if problem is None:
+            found.append(path)
+        elif problem != "is a folder, not a file":
+            raise GroundbenchError(f"feature file {problem}", path=path)
+    return found
 
 
 def _tsv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of the non-empty rows. Bytes outside ASCII are kept as lone surrogates
+    (surrogateescape) so parse_info can name them; a file that cannot be opened is a GroundbenchError."""
     raise_field_size_limit()
-    with open(path, "r", encoding="ascii", errors="replace", newline="") as handle:
-        for line, fields in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if fields:
-                yield line, fields
-
-
-def _integer(text: str, name: str, path: Path, record: str) -> int:
     try:
-        value = float(text)
-    except ValueError:
-        raise GroundbenchError(f"field '{name}' is not a number: {text[:20]!r}", path=path, record=record) from None
-    if not math.isfinite(value) or value != int(value):
-        raise GroundbenchError(f"field '{name}' is not an integer: {text[:20]!r}", path=path, record=record)
-    return int(value)
+        handle = open(path, "r", encoding="ascii", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise GroundbenchError(f"feature file {os_problem(exc)}", path=path) from None
+    with handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise GroundbenchError(f"not a TSV row ({exc})", path=path, record=f"line {reader.line_num}") from None
+            except OSError as exc:
+                raise GroundbenchError(f"feature file {os_problem(exc)}", path=path) from None
+            if fields:
+                yield reader.line_num, fields
+
+
+def _ascii(text: str, name: str, path: Path, record: str) -> None:
+    """Every TSV field is ASCII (digits, base64); name the first other byte."""
+    if not text.isascii():
+        j, char = next((j, c) for j, c in enumerate(text) if ord(c) > 127)
+        byte = ord(char) - 0xDC00 if 0xDC80 <= ord(char) <= 0xDCFF else ord(char)
+        raise GroundbenchError(f"non-ASCII bytes in field '{name}' (first: byte 0x{byte:02x}, at byte {j + 1} of "
+                               "the field)", path=path, record=record)
+
+
+def _integer(text: str, name: str, path: Path, record: str, low: int = -(2 ** 31), limit: int = 2 ** 31) -> int:
+    """An integer field, parsed exactly (data/ids.parse_integer); sizes and counts fit the store's int32."""
+    _ascii(text, name, path, record)
+    return parse_integer(text, name, path, record, low, limit)
+
+
+def _image_id(text: str, path: Path, line: int) -> int:
+    """The image_id field: an exact integer in [0, 2**63) (never rounded through a float)."""
+    return _integer(text, "image_id", path, f"line {line}", 0, ID_LIMIT)
 
 
 def _b64_bytes(text: str, name: str, path: Path, record: str) -> int:
@@ -131,8 +167,10 @@ def parse_info(fields: list[str], path: Path, line: int) -> RowInfo:
     if len(fields) != len(TSV_FIELDS):
         raise GroundbenchError(f"expected {len(TSV_FIELDS)} tab-separated fields ({', '.join(TSV_FIELDS)}), "
                                f"got {len(fields)}", path=path, record=record)
-    image_id = _integer(fields[0], "image_id", path, record)
+    image_id = _image_id(fields[0], path, line)
     record = f"image {image_id} (line {line})"
+    for i in (4, 5):
+        _ascii(fields[i], TSV_FIELDS[i], path, record)
     width, height, n = (_integer(fields[i], TSV_FIELDS[i], path, record) for i in (1, 2, 3))
     if width <= 0 or height <= 0:
         raise GroundbenchError(f"image size {width}x{height} is not positive", path=path, record=record)
@@ -208,9 +246,6 @@ def scan_features(paths: list[Path], wanted: set[int] | None = None) -> FeatureI
     return index
 
 
-STORE_ARRAYS = ("image_ids", "boxes", "features", "num_boxes", "image_size")
-
-
 def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: bool = True) -> list[Path]:
     """Pass 2: decode the indexed rows into ``out_dir/{image_ids,boxes,features,num_boxes,image_size}.npy``.
 
@@ -230,7 +265,7 @@ def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: b
         bar = tqdm(total=n, desc="features", unit="img", file=sys.stderr, disable=not progress)
         for path in sorted({p for p, _ in index.rows.values()}):
             for line, fields in _tsv_rows(path):
-                image_id = _integer(fields[0], "image_id", path, f"line {line}")
+                image_id = _image_id(fields[0], path, line)
                 if image_id not in position or index.rows[image_id][0] != path:
                     continue
                 info = index.rows[image_id][1]
@@ -247,41 +282,3 @@ def write_feature_store(index: FeatureIndex, out_dir: str | Path, *, progress: b
             with open(tmp[name], "wb") as handle:  # a handle: np.save would append ".npy" to a path
                 np.save(handle, array)
     return [out_dir / f"{name}.npy" for name in STORE_ARRAYS]
-
-
-class FeatureArrays:
-    """Read side of the store: small arrays in RAM, boxes / features memory-mapped on first use.
-
-    Pickles without the memory maps (DataLoader workers reopen them), so no worker copies features.
-    """
-
-    def __init__(self, directory: str | Path):
-        self.directory = Path(directory)
-        for name in STORE_ARRAYS:
-            if not (self.directory / f"{name}.npy").is_file():
-                raise GroundbenchError(f"feature store incomplete: {name}.npy missing (re-run `groundbench data`)",
-                                       path=self.directory)
-        self.image_ids = np.load(self.directory / "image_ids.npy")
-        self.num_boxes = np.load(self.directory / "num_boxes.npy")
-        self.image_size = np.load(self.directory / "image_size.npy")
-        self.row_of = {int(image_id): i for i, image_id in enumerate(self.image_ids.tolist())}
-        self._maps: dict[str, np.ndarray] = {}
-
-    def array(self, name: str) -> np.ndarray:
-        """The memory-mapped ``boxes`` [N, K, 4] or ``features`` [N, K, D] array (read-only)."""
-        if name not in self._maps:
-            self._maps[name] = np.load(self.directory / f"{name}.npy", mmap_mode="r")
-        return self._maps[name]
-
-    @property
-    def k_max(self) -> int:
-        return int(self.array("boxes").shape[1])
-
-    @property
-    def dim(self) -> int:
-        return int(self.array("features").shape[2])
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_maps"] = {}
-        return state

@@ -7,7 +7,8 @@ and parameters, and every output's bytes / sha256 / mtime) still matches:
   human     human_{split}.npz from the VQA-HAT maps      (data/attention.py, Eq. 1)
 Outputs are written under temporary names and renamed; a step's stamp is written after its outputs
 and ``manifest.json`` last, after being removed before any work: a conversion killed half-way leaves
-no manifest (the store does not open) and no stamp a later run would take as complete.
+no manifest (the store does not open) and no stamp a later run would take as complete. The sums just
+computed are cached in ``.stamps/verified.json`` so that opening the store (data/store_check.py) hashes nothing.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import logging
 from pathlib import Path
 
 from ..errors import GroundbenchError
-from ..io import read_json, write_json
+from ..io import read_json, require_file, write_json
 from ..metrics.vqa import best_accuracy, normalize_answer
 from .attention import HAT_THRESHOLD, MapCounts, compute_human, find_maps, write_human
 from .batch import HAT_GRID
@@ -23,6 +24,7 @@ from .features import FeatureArrays, scan_features, tsv_files, write_feature_sto
 from .splits import DEFAULT_VAL_FRACTION
 from ..locking import exclusive
 from .stamps import Steps, fingerprint, stamp_key, sweep_temporaries
+from .store_check import record_verified
 from .text import MAX_QUESTION_TOKENS, build_vocab
 from .vqa import SCHEMES, assign_splits, build_answer_vocab, raw_files, read_raw, store_record
 
@@ -36,9 +38,8 @@ SOURCES = {"cp": "vqa-cp-v2", "v2": "vqa-v2"}
 def _records_step(root: Path, out: Path, steps: Steps, scheme: str, params: dict) -> dict[str, list[dict]]:
     inputs = [p for pair in raw_files(root, scheme).values() for p in pair]
     for path in inputs:
-        if not path.is_file():
-            raise GroundbenchError(f"{'questions' if 'question' in path.name else 'annotations'} file not found "
-                                   f"(split scheme '{scheme}')", path=path)
+        require_file(path, "questions file" if "question" in path.name else "annotations file",
+                     hint=f"split scheme '{scheme}'")
     key = stamp_key("records", fingerprint(inputs, root), params)
     if steps.done("records", key):
         return {name: read_json(out / f"{name}.json") for name in _split_names(scheme)}
@@ -85,11 +86,22 @@ def _features_step(root: Path, out: Path, steps: Steps, scheme: str, splits: dic
     steps.finish("features", key, write_feature_store(index, out / "features", progress=progress))
 
 
+MAP_NOTES = {"unreadable": ("excluded_unreadable", "not readable images, left out"),
+             "all_zero": ("excluded_all_zero", "all zero, left out (no importance can be defined)"),
+             "not_a_file": ("excluded_not_a_file", "named like maps but not files (a folder, a broken link, a "
+                            "symlink loop), left out"),
+             "resized": ("resized", "not at their image's size, resized bilinearly to it")}
+MAP_COUNTS_VERSION = 2  # the counters of .stamps/maps.json (a store with older counts redoes the step)
+
+
 def _human_step(root: Path, out: Path, steps: Steps, splits: dict[str, list[dict]], progress: bool) -> dict:
     maps = find_maps(root)
-    inputs = [p for paths in maps.values() for p in paths]
+    entries = [p for paths in maps.values() for p in paths]
+    not_files = sorted(str(p.relative_to(root)) for p in entries if not p.is_file())
+    inputs = [p for p in entries if p.is_file()]
     upstream = {rel: e["sha256"] for rel, e in steps.files.items() if not rel.startswith("human_")}
-    key = stamp_key("human", fingerprint(inputs, root), upstream, HAT_GRID, HAT_THRESHOLD)
+    key = stamp_key("human", fingerprint(inputs, root), upstream, HAT_GRID, HAT_THRESHOLD, not_files,
+                    MAP_COUNTS_VERSION)
     counts_path = out / ".stamps" / "maps.json"
     if steps.done("human", key) and counts_path.is_file():
         return read_json(counts_path)
@@ -99,9 +111,8 @@ def _human_step(root: Path, out: Path, steps: Steps, splits: dict[str, list[dict
                          compute_human(records, maps, features, counts, progress=progress, desc=f"maps {name}"))
              for name, records in splits.items()]
     for kind, example in counts.examples.items():
-        n = counts.excluded_unreadable if kind == "unreadable" else counts.excluded_all_zero
-        log.warning("%s: %d HAT map(s) %s, left out (no importance can be defined); first shown",
-                    example, n, "not readable images" if kind == "unreadable" else "all zero")
+        counter, note = MAP_NOTES[kind]
+        log.warning("%s: %d HAT map(s) %s; first shown", example, getattr(counts, counter), note)
     write_json(counts_path, counts.to_dict())
     steps.finish("human", key, paths)
     return counts.to_dict()
@@ -153,5 +164,6 @@ def _prepare_vqa_locked(root: Path, out: Path, split_scheme: str, min_answer_cou
         "params": {**params, "hat_grid": HAT_GRID, "hat_threshold": HAT_THRESHOLD,
                    "question_tokens": MAX_QUESTION_TOKENS},
     }
+    record_verified(out, steps.files)
     write_json(out / "manifest.json", manifest)
     return out

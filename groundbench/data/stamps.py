@@ -10,8 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import GroundbenchError
-from ..io import remove_stale_temporaries, read_json, write_json
+from ..io import remove_stale_temporaries, write_json
 
 
 def sha256_file(path: Path) -> str:
@@ -79,30 +78,3 @@ def sweep_temporaries(out: Path) -> None:
     """Remove the temporaries (groundbench.io.atomic_path) a killed run of this tool left below ``out``: only
     ours (``.NAME.gbtmp-PID-XXXX.tmp``) and only when their process is gone; none is ever read."""
     remove_stale_temporaries(out, recursive=True)
-
-
-def open_manifest(root: Path, store_format: str, version: int, prepare: str, kind: str = "store") -> dict:
-    """Check a prepared store before use and return its manifest: the folder and manifest.json exist, the
-    format and version are these, and every file the manifest lists is present at its size. ``prepare``
-    names the command that (re)builds it, for the messages; ``kind`` what the store is ("caption store")."""
-    root = Path(root)
-    if not root.is_dir():
-        raise GroundbenchError("data directory not found", path=root)
-    if not (root / "manifest.json").is_file():
-        raise GroundbenchError(f"not a prepared {kind}: no manifest.json (run {prepare}; "
-                               "an interrupted conversion leaves none)", path=root)
-    manifest = read_json(root / "manifest.json", what="store manifest")
-    if not isinstance(manifest, dict) or manifest.get("format") != store_format:
-        found = manifest.get("format") if isinstance(manifest, dict) else None
-        raise GroundbenchError(f"not a {store_format} manifest (format {found!r})", path=root / "manifest.json")
-    if manifest.get("version") != version:
-        raise GroundbenchError(f"store version {manifest.get('version')} is not {version}; re-run {prepare}",
-                               path=root / "manifest.json")
-    for rel, entry in manifest.get("files", {}).items():
-        path = root / rel
-        if not path.is_file():
-            raise GroundbenchError(f"store file {rel} is missing", path=root)
-        if path.stat().st_size != entry["bytes"]:
-            raise GroundbenchError(f"store file {rel} has {path.stat().st_size} bytes, the manifest says "
-                                   f"{entry['bytes']} (re-run {prepare})", path=root)
-    return manifest

@@ -8,9 +8,15 @@ from ..errors import GroundbenchError
 from ..io import read_json
 from .attention import HumanArrays, read_human
 from .dataset import VQADataset
-from .features import FeatureArrays
+from .feature_arrays import FeatureArrays
 from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
-from .stamps import open_manifest
+from .store_check import check_features_match, check_records, check_strings, open_manifest, store_files
+
+PREPARE = "`groundbench data vqa`"
+MANIFEST_KEYS = {"source": str, "split_scheme": str, "splits": dict, "files": dict, "num_answers": int,
+                 "k_max": int, "feature_dim": int, "num_images": int, "maps": dict}
+RECORD_FIELDS = ("question_id", "image_id", "question", "question_type", "answer_type", "answers", "labels",
+                 "scores")
 
 
 def hint_subsample(question_ids: list[int], fraction: float, seed: int = 0) -> set[int]:
@@ -42,12 +48,18 @@ class VQAStore:
         self._features: FeatureArrays | None = None
 
     @classmethod
-    def open(cls, root: str | Path) -> "VQAStore":
-        """Open and check a store: manifest format / version, and every listed file present at its size."""
+    def open(cls, root: str | Path, *, verify_features: bool = False) -> "VQAStore":
+        """Open and check a store (data/store_check.py): manifest format, version and keys; every file the store
+        needs listed, present at its size and matching its sha256 (cached by size and mtime), except
+        features/features.npy, whose sum is checked only with ``verify_features`` (it is read whole: slow)."""
         root = Path(root)
-        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, "`groundbench data vqa`")
+        manifest = open_manifest(root, STORE_FORMAT, STORE_VERSION, PREPARE, keys=MANIFEST_KEYS,
+                                 files=lambda m: store_files(m, "answers.json", "vocab.json"),
+                                 verify_features=verify_features)
         answers = read_json(root / "answers.json", what="answer list")
         vocab = read_json(root / "vocab.json", what="question vocabulary")
+        for name, words in (("answers.json", answers), ("vocab.json", vocab)):
+            check_strings(words, list, root / name, PREPARE)
         return cls(root, manifest, answers, vocab)
 
     def _split(self, split: str) -> str:
@@ -58,19 +70,28 @@ class VQAStore:
     @property
     def features(self) -> FeatureArrays:
         if self._features is None:
-            self._features = FeatureArrays(self.root / "features")
+            self._features = FeatureArrays(self.root / "features", PREPARE)
         return self._features
 
     def records(self, split: str) -> list[dict]:
         """The split's question records (see prepare.py for the fields)."""
         if self._split(split) not in self._records:
-            self._records[split] = read_json(self.root / f"{split}.json", what=f"{split} split")
+            path = self.root / f"{split}.json"
+            records = check_records(read_json(path, what=f"{split} split"), RECORD_FIELDS, path, PREPARE,
+                                    "question_id")
+            check_features_match(self.features, self.manifest, records, self.root, split, PREPARE, "question_id")
+            self._records[split] = records
         return self._records[split]
 
     def human(self, split: str) -> HumanArrays:
         """The split's human importance [M, K] and grid masks [M, G, G] (questions with usable maps)."""
         if self._split(split) not in self._human:
-            self._human[split] = read_human(self.root / f"human_{split}.npz")
+            human = read_human(self.root / f"human_{split}.npz", PREPARE)
+            if human.importance.shape[1] != self.features.k_max:
+                raise GroundbenchError(f"importance has {human.importance.shape[1]} proposals per row, the "
+                                       f"features {self.features.k_max} (re-run {PREPARE})",
+                                       path=self.root / f"human_{split}.npz")
+            self._human[split] = human
         return self._human[split]
 
     def dataset(self, split: str, *, human_only: bool = False, hint_fraction: float | None = None,

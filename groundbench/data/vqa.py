@@ -6,6 +6,8 @@ Layouts (official names under one data root):
   and ``v2_mscoco_{train,val}2014_annotations.json`` (``{"annotations": [...]}``).
 Either top-level form is accepted for either scheme. Answer vocabulary and soft scores follow
 hengyuan-hu/bottom-up-attention-vqa tools/compute_softscore.py (filter_answers, compute_target).
+Ids are JSON integers in [0, 2**63) (data/ids.py); question ids are unique within a file and across the
+splits (the VQA-HAT maps are keyed by question id alone).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 from ..errors import GroundbenchError
 from ..io import read_json, require_fields
 from ..metrics.vqa import normalize_answer, soft_score
+from .ids import check_id, record_name
 from .splits import DEFAULT_VAL_FRACTION, in_val_holdout
 
 log = logging.getLogger("groundbench.data")
@@ -49,16 +52,13 @@ def _entries(path: Path, key: str) -> list:
 
 
 def _int_field(entry: dict, name: str, path: Path, record: object) -> int:
-    value = entry[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise GroundbenchError(f"field '{name}' must be an integer, got {value!r}", path=path, record=record)
-    return value
+    return check_id(entry[name], name, path, record)
 
 
 def _unique_by_qid(entries: list, path: Path, fields: tuple[str, ...]) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for i, entry in enumerate(entries):
-        rid = entry.get("question_id", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+        rid = record_name(entry, "question_id", f"#{i}")
         require_fields(entry, fields, path=path, record_id=rid)
         qid = _int_field(entry, "question_id", path, rid)
         if qid in out:
@@ -150,9 +150,30 @@ def pair(questions: dict[int, dict], annotations: dict[int, dict], qpath: Path, 
     return records
 
 
+def check_unique_across_splits(raw: dict[str, list[dict]], files: dict[str, tuple[Path, Path]]) -> None:
+    """Question ids must be unique across the raw splits: VQA-HAT maps (vqahat_train / vqahat_val) are keyed
+    by question id alone and looked up in both folders, so a test question reusing a train question's id
+    would get that question's human map. (The official files never reuse an id: VQA v2 ids are unique over
+    train + val, and VQA-CP v2 re-splits those.) A reuse is a GroundbenchError naming both splits."""
+    first: dict[int, str] = {}
+    for split, records in raw.items():
+        for record in records:
+            qid = record["question_id"]
+            if qid in first:
+                other = first[qid]
+                raise GroundbenchError(f"question_id also used in the {other} split ({files[other][0].name}); "
+                                       "question ids must be unique across splits (VQA-HAT maps are keyed by "
+                                       "question id)", path=files[split][0], record=qid)
+            first[qid] = split
+
+
 def read_raw(root: str | Path, scheme: str) -> dict[str, list[dict]]:
-    """Raw split name -> paired records for the official files of ``scheme`` under ``root``."""
-    return {split: pair(read_questions(q), read_annotations(a), q, a) for split, (q, a) in raw_files(root, scheme).items()}
+    """Raw split name -> paired records for the official files of ``scheme`` under ``root``; question ids
+    unique across the splits (check_unique_across_splits)."""
+    files = raw_files(root, scheme)
+    raw = {split: pair(read_questions(q), read_annotations(a), q, a) for split, (q, a) in files.items()}
+    check_unique_across_splits(raw, files)
+    return raw
 
 
 def assign_splits(raw: dict[str, list[dict]], scheme: str, val_fraction: float = DEFAULT_VAL_FRACTION) -> dict[str, list[dict]]:

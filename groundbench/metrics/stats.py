@@ -1,6 +1,10 @@
 """Bootstrap confidence intervals and report-ready summaries of per-question metric values."""
 from __future__ import annotations
 
+import math
+import statistics
+from typing import Sequence
+
 import numpy as np
 
 _MAX_DRAWS_PER_CHUNK = 4_000_000  # bootstrap indices held at once (bounds memory for large n)
@@ -54,3 +58,25 @@ def summarise(values, defined=None, *, n_boot: int = 1000, seed: int = 0, level:
         return {"value": None, "ci95": None, "n": 0, "undefined": int(values.size)}
     mean, lo, hi = bootstrap_mean_ci(kept, n_boot=n_boot, seed=seed, level=level)
     return {"value": mean, "ci95": [lo, hi], "n": n, "undefined": int(values.size - n)}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof=1) of finite floats, as the leaderboard aggregates seeds.
+
+    The mean is ``math.fsum`` (exact sum, rounded once) / n; when that sum would leave the float range the
+    values are divided by n first, so the mean of finite values is always finite. The std is
+    ``statistics.stdev`` (exact sums of squares); None under 2 values. Raises OverflowError when the std itself
+    lies beyond the float range (finite values more than ~1.3e308 apart). Mean None for no values.
+    """
+    if not values:
+        return None, None
+    try:
+        mean = math.fsum(values) / len(values)
+    except OverflowError:  # "intermediate overflow in fsum": the sum, not the mean, is out of range
+        mean = math.fsum(v / len(values) for v in values)
+    if len(values) < 2:
+        return mean, None
+    std = statistics.stdev(values)  # OverflowError when the result is not a float
+    if not math.isfinite(std):
+        raise OverflowError("sample standard deviation beyond the float range")
+    return mean, std

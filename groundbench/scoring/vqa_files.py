@@ -5,7 +5,9 @@ Inputs (VQA v2, Goyal et al. 2017; VQA-CP v2, Agrawal et al. 2018):
 * annotations: ``{"annotations": [{"question_id", "image_id", "question_type", "answer_type", "answers":
   [{"answer", "answer_confidence", "answer_id"}], "multiple_choice_answer"}]}`` or a bare list (VQA-CP);
 * results:     ``[{"question_id": int, "answer": str}]``, exactly one per annotated question (vqa.py loadRes
-  refuses a results file whose question ids differ from the annotations').
+  refuses a results file whose question ids differ from the annotations'); read and checked by
+  ``results_file.read_results``, the validator ``groundbench eval --results`` uses too (integer ids, string
+  answers, no duplicates; errors name the file and the record).
 Questions and annotations are read and paired by ``data/vqa.py`` (either layout; trimmed annotation files
 get ``answer_type`` / ``question_type`` derived, which the report states under "warnings"). Per question the
 accuracy is ``metrics/vqa.vqa_accuracy`` (the official normalisation, quirks included); overall, per answer
@@ -21,39 +23,12 @@ import numpy as np
 
 from ..data.vqa import pair, read_annotations, read_questions
 from ..errors import GroundbenchError
-from ..io import read_json, require_fields
 from ..metrics.stats import bootstrap_mean_ci
 from ..metrics.vqa import ANSWER_TYPES, vqa_accuracy
+from ..results_file import read_results
 from .common import captured_warnings, describe_ids
 
-
-def read_results(path: str | Path) -> dict[int, str]:
-    """question_id -> answer of an official results file ``[{"question_id": int, "answer": str}]``.
-
-    A record that is not an object, lacks a field, has a non-integer id or a non-string answer is an error
-    naming it; duplicated question ids are one error naming them (count and the first few).
-    """
-    path = Path(path)
-    results = read_json(path, what="results file")
-    if not isinstance(results, list):
-        raise GroundbenchError("a VQA results file is a JSON list of {\"question_id\", \"answer\"}", path=path)
-    answers: dict[int, str] = {}
-    duplicated: list[int] = []
-    for i, item in enumerate(results):
-        rid = f"#{i}"
-        require_fields(item, ("question_id", "answer"), path=path, record_id=rid)
-        qid = item["question_id"]
-        if isinstance(qid, bool) or not isinstance(qid, int):
-            raise GroundbenchError(f"field 'question_id' must be an integer, got {qid!r}", path=path, record=rid)
-        if not isinstance(item["answer"], str):
-            raise GroundbenchError(f"field 'answer' must be a string, got {item['answer']!r}", path=path,
-                                   record=f"question {qid}")
-        if qid in answers:
-            duplicated.append(qid)
-        answers[qid] = item["answer"]
-    if duplicated:
-        raise GroundbenchError(f"question ids answered more than once ({describe_ids(duplicated)})", path=path)
-    return answers
+__all__ = ["check_coverage", "read_results", "render_vqa", "score_vqa"]
 
 
 def check_coverage(answers: dict[int, str], annotated: list[int], results_path: Path, annotations_path: Path) -> None:
