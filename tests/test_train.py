@@ -74,3 +74,46 @@ def test_observed_values_join_the_history_but_not_the_selection(tmp_path):
     assert calls == [False, False, False]  # observed in eval mode, after selection
     scores = [h["val_score"] for h in history["history"]]
     assert history["best_epoch"] == 1 + scores.index(max(scores))
+
+
+def test_resume_state_without_its_random_streams_is_named(tmp_path):
+    from groundbench.checkpoint import save_checkpoint
+
+    run(tmp_path, 1)
+    tensors, meta = load_checkpoint(tmp_path / "last.safetensors")
+    del meta["rng"]["numpy"]
+    save_checkpoint(tmp_path / "last.safetensors", tensors, meta)
+    with pytest.raises(GroundbenchError, match="random generators are incomplete") as info:
+        run(tmp_path, 2, resume=True)
+    assert str(tmp_path / "last.safetensors") in str(info.value)
+    del meta["rng"]
+    save_checkpoint(tmp_path / "last.safetensors", tensors, meta)
+    with pytest.raises(GroundbenchError, match="not a resumable state"):
+        run(tmp_path, 2, resume=True)
+
+
+def test_two_preparations_of_one_store_are_refused(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from groundbench.data.prepare import prepare_vqa
+
+    from vqa_fixtures import write_raw_root
+
+    write_raw_root(tmp_path / "raw", "cp")
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from groundbench.locking import exclusive\n"
+                               f"with exclusive({str(out)!r}, 'another preparation'):\n"
+                               "    print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(GroundbenchError, match="another groundbench process is writing here"):
+            prepare_vqa(tmp_path / "raw", out, progress=False, min_answer_count=1)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (out / "manifest.json").exists()
+    time.sleep(0.1)
+    prepare_vqa(tmp_path / "raw", out, progress=False, min_answer_count=1)  # the lock died with its holder
+    assert (out / "manifest.json").exists()
