@@ -55,3 +55,14 @@ def test_blind_has_no_captioning_model_and_tasks_have_their_own_defaults():
     assert hint_cap.lr == hint_vqa.lr  # one fine-tuning schedule
     with pytest.raises(GroundbenchError, match="unknown task"):
         get_task("retrieval")
+
+
+def test_a_checkpoint_whose_vocabulary_differs_is_refused_naming_the_first_mismatch(tmp_path):
+    from groundbench.errors import GroundbenchError
+    from groundbench.tasks.base import check_same_list
+
+    check_same_list("answer list", ["yes", "no"], ["yes", "no"], tmp_path)
+    with pytest.raises(GroundbenchError, match=r"answer list differs .* at index 1: data 'no', checkpoint 'two'"):
+        check_same_list("answer list", ["yes", "no"], ["yes", "two"], tmp_path)
+    with pytest.raises(GroundbenchError, match=r"at index 2: data \(end\), checkpoint 'red' \(2 vs 3 entries\)"):
+        check_same_list("question vocabulary", ["a", "b"], ["a", "b", "red"], tmp_path)
