@@ -84,6 +84,14 @@ def test_features_array_checked_only_when_asked(store):
     VQAStore.open(store)  # documented: the big array's sum is not read by default
     with pytest.raises(GroundbenchError, match="store file features/features.npy does not match its sha256"):
         VQAStore.open(store, verify_features=True)
+    result = CliRunner().invoke(main, ["data", "verify", str(store)])
+    assert result.exit_code == 2 and "features/features.npy does not match its sha256" in result.stderr
+
+
+def test_data_verify_passes_on_an_intact_store(store):
+    result = CliRunner().invoke(main, ["data", "verify", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "vqa store" in result.output and "files match their sha256" in result.output
 
 
 def test_garbage_features_array_fails_on_first_use(store):

@@ -6,6 +6,7 @@ import click
 from .data_captioning import captioning
 from .data_synth import synth
 from .data_synth_captions import synth_captions
+from .data_verify import verify
 from .data_vqa import vqa
 
 
@@ -18,3 +19,4 @@ data.add_command(synth)
 data.add_command(vqa)
 data.add_command(synth_captions)
 data.add_command(captioning)
+data.add_command(verify)

@@ -91,6 +91,12 @@ class CaptioningTask(Task):
 
         return CaptionStore.open(path)
 
+    def open_store_verified(self, path: Path):
+        """The store with every file's sha256 checked, the features array included."""
+        from ..data.caption_store import CaptionStore
+
+        return CaptionStore.open(path, verify_features=True)
+
     def synthetic(self, cache_root: Path, echo: Echo, params: dict | None = None, split: str | None = None):
         """The synthetic captioning world's store for ``split`` (robust / standard), built on first use."""
         from ..data.caption_store import CaptionStore

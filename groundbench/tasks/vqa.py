@@ -81,6 +81,10 @@ class VQATask(Task):
     def open_store(self, path: Path) -> VQAStore:
         return VQAStore.open(path)
 
+    def open_store_verified(self, path: Path) -> VQAStore:
+        """The store with every file's sha256 checked, the features array included."""
+        return VQAStore.open(path, verify_features=True)
+
     def synthetic(self, cache_root: Path, echo: Echo, params: dict | None = None,
                   split: str | None = None) -> tuple[VQAStore, DataRef]:
         """The synthetic VQA-CP world's store in the cache, generated on first use (and said so)."""
