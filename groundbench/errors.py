@@ -1,7 +1,18 @@
 """User-facing errors: one line naming the file and the record; the CLI turns them into exit 2."""
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
+from typing import Any
+
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 2, 40, 40, 40
+
+
+def show_value(value: Any) -> str:
+    """A short one-line repr of a parsed JSON value for error messages: long strings, big numbers and deep
+    or large lists / objects are abbreviated with '...' (never a RecursionError on deep nesting)."""
+    return _SHOW.repr(value)
 
 
 class GroundbenchError(Exception):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-import reprlib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import GroundbenchError
+from .errors import GroundbenchError, show_value
 from .io import read_json, write_json
 
 SCHEMA = "groundbench.result/1"
@@ -42,16 +41,6 @@ _RANGES = (  # metric base name (after the split, before any "@<subset>") -> the
 )
 _CORPUS = re.compile(r"bleu[1-4]?|meteor")  # corpus statistics: their interval need not hold the value
 _MAX_COUNT, _SLACK = 2**53, 1e-9
-_SHOW = reprlib.Repr()
-_SHOW.maxlevel, _SHOW.maxstring, _SHOW.maxother, _SHOW.maxlong = 2, 40, 40, 40
-
-
-def show_value(value: Any) -> str:
-    """A short one-line repr of a parsed JSON value for error messages: long strings, big numbers and deep
-    or large lists / objects are abbreviated with '...' (never a RecursionError on deep nesting)."""
-    return _SHOW.repr(value)
-
-
 def default_direction(name: str) -> str:
     """'lower' for CPIG (Shrestha et al. 2020) and CHAIR (Rohrbach et al. 2018), 'higher' for every other
     metric; ``name`` is ``split/metric``."""

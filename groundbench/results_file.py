@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import GroundbenchError
+from .errors import GroundbenchError, show_value
 from .io import read_json, require_fields
 from .metrics.vqa import vqa_accuracy
-from .results import show_value
 from .scoring.common import describe_ids
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 
 def describe_json(value: Any) -> str:
     """A JSON value as a message shows it: null, true, 1000.0 (a number with a decimal point), the string '1000',
-    a list [...], an object {...} (abbreviated: results.show_value)."""
+    a list [...], an object {...} (abbreviated: errors.show_value)."""
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, float):

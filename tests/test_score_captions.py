@@ -4,10 +4,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import groundbench.scoring.caption_files as caption_files
-from groundbench.cli import main
+from test_cli import fails_cleanly, invoke
 from groundbench.metrics.captions import METRIC_NAMES, caption_metrics, java_available
 
 REFERENCES = {
@@ -20,16 +19,6 @@ INSTANCES = {1: ["dog", "couch"], 2: ["person"], 3: ["dining table", "fork"]}  #
 CATEGORY_IDS = {"person": 1, "horse": 19, "dog": 18, "couch": 63, "dining table": 67, "fork": 48, "pizza": 59}
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def fails_cleanly(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 def dump(path: Path, obj) -> Path:

@@ -4,10 +4,9 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from scipy.stats import spearmanr
 
-from groundbench.cli import main
+from test_cli import fails_cleanly, invoke
 from groundbench.data.caption_prepare import prepare_captioning
 from groundbench.data.caption_store import CaptionStore
 from groundbench.data.prepare import prepare_vqa
@@ -17,16 +16,6 @@ from caption_fixtures import write_coco_root
 from vqa_fixtures import VAL_FRACTION, write_raw_root
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def fails_cleanly(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from groundbench.cli import main
+from test_cli import fails_cleanly, invoke
 from groundbench.scoring.common import describe_ids
 
 REAL = Path(__file__).parent / "fixtures" / "vqav2"  # a copy of shared/data/vqav2-fixture (see its README)
@@ -20,17 +19,6 @@ def loo(matches: int, n: int = 10) -> float:
     return sum(min(1.0, (matches - (left_out < matches)) / 3) for left_out in range(n)) / n
 
 
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def fails_cleanly(result, *needles):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def dump(path: Path, obj) -> Path:

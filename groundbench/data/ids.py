@@ -8,32 +8,22 @@ file, the record and the field.
 """
 from __future__ import annotations
 
-import reprlib
 
 import decimal
 from pathlib import Path
 
-from ..errors import GroundbenchError
+from ..errors import GroundbenchError, show_value
 
 ID_LIMIT = 2 ** 63
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 2, 30, 30, 30
-
-
-def _shown(value: object) -> str:
-    """A short repr for messages; reprlib never recurses into deep nesting (no RecursionError)."""
-    return _SHORT.repr(value)
 
 
 def check_id(value: object, name: str, path: Path, record: object, limit: int = ID_LIMIT) -> int:
     """``value`` if it is a JSON integer in [0, limit); else a GroundbenchError naming file, record, field."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise GroundbenchError(f"field '{name}' must be an integer, got {_shown(value)}", path=path, record=record)
+        raise GroundbenchError(f"field '{name}' must be an integer, got {show_value(value)}", path=path, record=record)
     if not 0 <= value < limit:
         bound = "2**63" if limit == ID_LIMIT else str(limit)
-        raise GroundbenchError(f"field '{name}' is {_shown(value)}, outside the range [0, {bound})", path=path,
+        raise GroundbenchError(f"field '{name}' is {show_value(value)}, outside the range [0, {bound})", path=path,
                                record=record)
     return value
 
