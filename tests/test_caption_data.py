@@ -258,8 +258,16 @@ BAD_INPUTS = {  # name: (mutate(raw), message, split scheme)
                       "captions_train2014.json: record annotation 1003: image_id 999 is not among", "robust"),
     "unknown category": (lambda raw: rewrite(raw / IV, set_field("annotations", 0, "category_id", 999)),
                          "instances_val2014.json: record annotation 5011: unknown category id 999", "robust"),
-    "short polygon": (lambda raw: rewrite(raw / IT, set_field("annotations", 0, "segmentation", [[1, 1, 5, 5]])),
-                      "instances_train2014.json: record annotation 5001: polygon 0 has 4 coordinates", "robust"),
+    "odd polygon": (lambda raw: rewrite(raw / IT, set_field("annotations", 0, "segmentation", [[1, 1, 5, 5, 9]])),
+                    "instances_train2014.json: record annotation 5001: polygon 0 has an odd number of coordinates",
+                    "robust"),
+    "polygon outside": (lambda raw: rewrite(raw / IT, set_field("annotations", 0, "segmentation",
+                                                                [[2, 2, 12, 2, 12, 12], [41, 1, 50, 1, 50, 9]])),
+                        "instances_train2014.json: record annotation 5001: polygon 1 lies outside the 40x30 image "
+                        "(x 41..50, y 1..9)", "robust"),
+    "polygon far away": (lambda raw: rewrite(raw / IT, set_field("annotations", 0, "segmentation",
+                                                                 [[2, 2, 1e9, 2, 12, 12]])),
+                         "record annotation 5001: polygon 0 lies outside the 40x30 image", "robust"),
     "rle size": (lambda raw: rewrite(raw / IV, set_field("annotations", 0, "segmentation", {"size": [10, 10], "counts": [100]})),
                  "instances_val2014.json: record annotation 5011: RLE size [10, 10] disagrees", "robust"),
     "bad rle": (lambda raw: rewrite(raw / IT, truncate_rle), "instances_train2014.json: record annotation 5007: "
@@ -312,3 +320,47 @@ def test_store_open_checks_format_and_sizes(tmp_path):
         CaptionStore.open(out)
     with pytest.raises(GroundbenchError, match="unknown split scheme"):
         _prepare(tmp_path / "raw", tmp_path / "o2", split_scheme="nope")
+
+
+def test_published_quirks_are_counted_skips(tmp_path, store):
+    """COCO holds polygons of fewer than 3 points (lines): dropped and counted; an annotation left with none is
+    skipped (its category is then not annotated in that image); the manifest and the CLI report both."""
+    raw = write_coco_root(tmp_path / "raw")
+    dog = [[2, 2, 12, 2, 12, 12, 2, 12], [1, 1, 5, 5]]  # image 11's dog plus a 2-point line
+    rewrite(raw / IT, set_field("annotations", 0, "segmentation", dog))
+    rewrite(raw / IT, set_field("annotations", 1, "segmentation", [[20, 5, 30, 5]]))  # image 11's only person
+    result = CliRunner().invoke(main, ["data", "captioning", "--root", str(raw), "--out", str(tmp_path / "out"),
+                                       "--min-count", "0", "--mask-fraction", "1", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert ("skipped, as published: 1 annotations left without a polygon skipped (instances_train2014.json: "
+            "annotation 5002); 2 polygons of fewer than 3 points dropped (instances_train2014.json: annotation 5001 "
+            "polygon 1, instances_train2014.json: annotation 5002 polygon 0)") in result.output
+    ours = CaptionStore.open(tmp_path / "out")
+    assert ours.manifest["skipped"]["counts"] == {"annotations_without_polygon": 1, "short_polygons": 2}
+    assert ours.manifest["split_file"] == "split_robust_coco.json"
+    record = next(r for r in ours.records("train") if r["image_id"] == 11)
+    assert "person" not in record["objects"] and "dog" in record["objects"]
+    dog_index = ours.categories.index("dog")
+
+    def dog_row(s):
+        human = s.human("train")
+        rows = [r for r, (i, c) in enumerate(zip(human.image_ids, human.category)) if i == 11 and c == dog_index]
+        return human.importance[rows[0]]
+    assert np.array_equal(dog_row(ours), dog_row(store))  # the line changes nothing
+
+
+def test_robust_split_is_shipped(tmp_path):
+    """A root without split_robust_coco.json uses the published file shipped with the package (all 123,287
+    COCO 2014 images): this tiny root lacks them, and the error says which split file was used and why."""
+    from groundbench.data.coco import SHIPPED_ROBUST, read_split
+    path, assignment = read_split(tmp_path, "robust")
+    assert path == SHIPPED_ROBUST
+    assert [sum(s == split for s in assignment.values()) for split in ("train", "val", "test")] == [110234, 3915, 9138]
+    raw = write_coco_root(tmp_path / "raw")
+    (raw / "split_robust_coco.json").unlink()
+    with pytest.raises(GroundbenchError, match="this is the shipped published split") as error:
+        _prepare(raw, tmp_path / "out")
+    assert str(SHIPPED_ROBUST) in str(error.value)
+    (raw / "dataset_coco.json").unlink()
+    with pytest.raises(GroundbenchError, match="dataset_coco.json: split file not found"):
+        _prepare(raw, tmp_path / "out2", split_scheme="karpathy")

@@ -20,7 +20,7 @@ from .caption_masks import check_image_sizes, compute_caption_human, write_capti
 from .caption_store import STORE_FORMAT, STORE_VERSION
 from .caption_text import MAX_CAPTION_TOKENS, build_caption_vocab, caption_tokens
 from .coco import (CAPTION_FILES, INSTANCE_FILES, SPLIT_FILES, SPLITS, Captions, Instances, read_captions,
-                   read_instances, read_split, split_images)
+                   read_instances, read_split, split_file, split_images)
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from ..locking import exclusive
 from .stamps import Steps, fingerprint, sha256_file, stamp_key, sweep_temporaries
@@ -69,10 +69,16 @@ def _paths(root: Path, names: tuple[str, ...]) -> list[Path]:
     return [require_file(root / name, "file", hint="see the README's COCO captioning layout") for name in names]
 
 
+def _shown(path: Path, root: Path) -> str:
+    """How the manifest names an input: relative to the data root, or ``shipped:NAME`` for a file of the package."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else f"shipped:{path.name}"
+
+
 def _records_step(root: Path, out: Path, steps: Steps, words_path: Path, params: dict):
     """-> (records per split, the instances read (None when skipped), info for the manifest)."""
-    inputs = _paths(root, (*CAPTION_FILES, *INSTANCE_FILES, SPLIT_FILES[params["split_scheme"]]))
-    key = stamp_key("records", fingerprint(inputs, root), sha256_file(words_path), params)
+    inputs = _paths(root, (*CAPTION_FILES, *INSTANCE_FILES))
+    split_path = split_file(root, params["split_scheme"])
+    key = stamp_key("records", fingerprint(inputs, root), sha256_file(split_path), sha256_file(words_path), params)
     info_path = out / ".stamps" / "records_info.json"
     if steps.done("records", key) and info_path.is_file():
         return {split: read_json(out / f"{split}.json") for split in SPLITS}, None, read_json(info_path)
@@ -90,7 +96,8 @@ def _records_step(root: Path, out: Path, steps: Steps, words_path: Path, params:
     paths = [write_json(out / "vocab.json", vocab), write_json(out / "categories.json", list(words.categories)),
              write_json(out / "visual_words.json", words.words)]
     paths += [write_json(out / f"{split}.json", records[split], indent=None) for split in SPLITS]
-    info = {"ignored_images": len(set(captions.file_of) - set(assignment)),
+    info = {"ignored_images": len(set(captions.file_of) - set(assignment)), "split_file": _shown(split_path, root),
+            "skipped": instances.skipped.to_dict(),
             "unlisted_categories": sorted(set(instances.categories.values()) - listed)}
     write_json(info_path, info)
     steps.finish("records", key, paths)
@@ -185,6 +192,7 @@ def _prepare_captioning_locked(root: Path, out: Path, split_scheme: str, mask_fr
         "masks": {split: sum(r["has_masks"] for r in records[split]) for split in SPLITS},
         "mask_rows": masks["rows"], "empty_masks": masks["empty_masks"],
         "ignored_images": info["ignored_images"], "unlisted_categories": info["unlisted_categories"],
+        "split_file": info.get("split_file"), "skipped": info.get("skipped", {"counts": {}, "examples": {}}),
         "files": {rel: {"bytes": e["bytes"], "sha256": e["sha256"]} for rel, e in sorted(steps.files.items())},
         "params": {**params, "hat_grid": HAT_GRID, "hat_threshold": HAT_THRESHOLD,
                    "max_caption_tokens": MAX_CAPTION_TOKENS},

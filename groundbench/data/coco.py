@@ -12,13 +12,13 @@ GroundbenchError naming the file and the record.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GroundbenchError
-from ..io import read_json, require_fields
+from ..io import read_json, require_fields, require_file
 from .caption_text import tokenize_caption
+from .coco_segmentation import Skipped, rle_string_counts, usable_segmentation  # noqa: F401 (re-exported)
 from .ids import check_id, record_name
 
 SPLITS = ("train", "val", "test")
@@ -28,6 +28,15 @@ KARPATHY_FILE, ROBUST_FILE = "dataset_coco.json", "split_robust_coco.json"
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 ROBUST_KEYS = {"train_id": "train", "val_id": "val", "test_id": "test"}
 SPLIT_FILES = {"robust": ROBUST_FILE, "karpathy": KARPATHY_FILE, "standard": KARPATHY_FILE}
+SHIPPED_ROBUST = Path(__file__).parent / "lists" / ROBUST_FILE  # the published file (jiasenlu/NeuralBabyTalk, MIT)
+
+
+def split_file(root: Path, scheme: str) -> Path:
+    """The split file of ``scheme``: ROOT's own copy when present; for robust, else the shipped published file."""
+    path = Path(root) / SPLIT_FILES[scheme]
+    if scheme == "robust" and not path.exists():
+        return SHIPPED_ROBUST
+    return require_file(path, "split file", hint="see the README's COCO captioning layout")
 
 
 def _list(data: object, key: str, path: Path) -> list:
@@ -122,65 +131,16 @@ class Instances:
     file_of: dict[int, Path] = field(default_factory=dict)
     categories: dict[int, str] = field(default_factory=dict)
     annotations: dict[int, list[dict]] = field(default_factory=dict)
+    skipped: Skipped = field(default_factory=Skipped)
 
     def objects(self, image_id: int) -> set[str]:
         """Names of the categories annotated in the image."""
         return {self.categories[a["category_id"]] for a in self.annotations.get(image_id, [])}
 
 
-def rle_string_counts(text: str) -> list[int] | None:
-    """Run lengths of a compressed RLE string (pycocotools maskApi.c rleFrString); None if malformed."""
-    counts: list[int] = []
-    p = 0
-    while p < len(text):
-        x, k, more = 0, 0, True
-        while more:
-            if p >= len(text) or not 0 <= ord(text[p]) - 48 < 64:
-                return None
-            c = ord(text[p]) - 48
-            x |= (c & 0x1F) << 5 * k
-            more = bool(c & 0x20)
-            p, k = p + 1, k + 1
-            if not more and c & 0x10:
-                x |= -1 << 5 * k
-        counts.append(x + counts[-2] if len(counts) > 2 else x)
-    return counts
-
-
-def check_segmentation(seg: object, size: tuple[int, int], path: Path, rid: str) -> None:
-    """Polygons (>= 3 points each, finite numbers) or an RLE whose size is the image's [h, w] and whose
-    non-negative run lengths cover exactly h * w pixels (pycocotools decodes without bounds checks)."""
-    width, height = size
-    if isinstance(seg, list):
-        if not seg:
-            raise GroundbenchError("segmentation has no polygon", path=path, record=rid)
-        for j, poly in enumerate(seg):
-            if not isinstance(poly, list) or not all(type(x) in (int, float) for x in poly) \
-                    or not math.isfinite(sum(poly)):
-                raise GroundbenchError(f"polygon {j} is not a list of finite numbers", path=path, record=rid)
-            if len(poly) < 6 or len(poly) % 2:
-                raise GroundbenchError(f"polygon {j} has {len(poly)} coordinates; a polygon needs at least 3 "
-                                       f"(x, y) points", path=path, record=rid)
-        return
-    if not isinstance(seg, dict):
-        raise GroundbenchError("segmentation must be polygons (a list) or RLE (an object)", path=path, record=rid)
-    rle_size, counts = seg.get("size"), seg.get("counts")
-    if not isinstance(rle_size, list) or len(rle_size) != 2 or not all(type(x) is int for x in rle_size):
-        raise GroundbenchError("RLE needs 'size': [height, width]", path=path, record=rid)
-    if rle_size != [height, width]:
-        raise GroundbenchError(f"RLE size {rle_size} disagrees with the image's [height, width] [{height}, {width}]",
-                               path=path, record=rid)
-    runs = rle_string_counts(counts) if isinstance(counts, str) else counts
-    if not isinstance(runs, list) or not all(type(x) is int and x >= 0 for x in runs):
-        raise GroundbenchError("RLE 'counts' must be non-negative integers or a compressed RLE string",
-                               path=path, record=rid)
-    if sum(runs) != height * width:
-        raise GroundbenchError(f"RLE counts cover {sum(runs)} pixels, the {width}x{height} image has {height * width}",
-                               path=path, record=rid)
-
-
 def read_instances(paths: list[Path]) -> Instances:
-    """Read and merge COCO instances files (categories must agree across files); validates every annotation."""
+    """Read and merge COCO instances files (categories must agree across files); validates every annotation
+    (data/coco_segmentation.py: published quirks are counted in ``skipped``, the rest are errors)."""
     merged = Instances()
     annotation_file: dict[int, Path] = {}
     for path in paths:
@@ -208,8 +168,10 @@ def read_instances(paths: list[Path]) -> Instances:
                 raise GroundbenchError(f"unknown category id {entry['category_id']}", path=path, record=rid)
             if entry.get("iscrowd", 0) not in (0, 1):
                 raise GroundbenchError(f"iscrowd must be 0 or 1, got {entry['iscrowd']!r}", path=path, record=rid)
-            check_segmentation(entry["segmentation"], images[entry["image_id"]], path, rid)
-            merged.annotations.setdefault(entry["image_id"], []).append(entry)
+            segmentation = usable_segmentation(entry["segmentation"], images[entry["image_id"]], path, rid,
+                                               merged.skipped)
+            if segmentation is not None:
+                merged.annotations.setdefault(entry["image_id"], []).append({**entry, "segmentation": segmentation})
         for image_id, size in images.items():
             if image_id in merged.file_of:
                 raise GroundbenchError(f"image also listed in {merged.file_of[image_id].name}", path=path,
@@ -221,7 +183,7 @@ def read_instances(paths: list[Path]) -> Instances:
 
 def read_split(root: Path, scheme: str) -> tuple[Path, dict[int, str]]:
     """(split file, image id -> train / val / test) for ``scheme``: robust, or karpathy / standard."""
-    path = Path(root) / SPLIT_FILES[scheme]
+    path = split_file(root, scheme)
     data = read_json(path, what="split file")
     out: dict[int, str] = {}
     if scheme == "robust":
@@ -252,17 +214,19 @@ def split_images(assignment: dict[int, str], split_path: Path, captions: Caption
                  instances: Instances) -> dict[str, list[int]]:
     """Sorted image ids per split; an image the split names must be in a captions file, have a caption,
     and be in an instances file."""
+    shipped = (f"; this is the shipped published split, used because the data root has no {ROBUST_FILE}: it "
+               "needs the full COCO 2014 files, or put a split of your own in the root") if split_path == SHIPPED_ROBUST else ""
     for image_id in sorted(assignment):
         split, rid = assignment[image_id], f"image {image_id}"
         if image_id not in captions.file_of:
             raise GroundbenchError(f"{split} image {image_id} is in neither captions file "
-                                   f"({', '.join(CAPTION_FILES)})", path=split_path, record=rid)
+                                   f"({', '.join(CAPTION_FILES)}){shipped}", path=split_path, record=rid)
         if not captions.captions[image_id]:
             raise GroundbenchError(f"image has no captions (the {split} split of {split_path.name} names it)",
                                    path=captions.file_of[image_id], record=rid)
         if image_id not in instances.images:
             raise GroundbenchError(f"{split} image {image_id} is in neither instances file "
-                                   f"({', '.join(INSTANCE_FILES)})", path=split_path, record=rid)
+                                   f"({', '.join(INSTANCE_FILES)}){shipped}", path=split_path, record=rid)
     ids = {split: sorted(i for i, s in assignment.items() if s == split) for split in SPLITS}
     if not ids["train"]:
         raise GroundbenchError("the split names no train images", path=split_path)
