@@ -18,6 +18,10 @@ _COMMANDS = (
     ("curve", "curve", "curve"),
     ("score", "score", "score"),
     ("export", "export", "export"),
+    ("compare", "compare", "compare"),
+    ("submit", "submit", "submit"),
+    ("explain", "explain", "explain"),
+    ("plot", "plot", "plot"),
 )
 
 
