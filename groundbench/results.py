@@ -6,7 +6,7 @@ behind it, a bootstrap 95% interval and the number of undefined (unscored) quest
 
 Values are checked against their metric's scale when a record is read (``metric_range``): accuracies in %
 [0, 100] (vqaEval.py x 100); rank correlations (``spearman*``, ``occl*``) [-1, 1]; IoU, CHAIR (Rohrbach et al.
-2018) and CPIG (Shrestha et al. 2020) shares [0, 1]; CIDEr-D [0, 10] (pycocoevalcap's ``cider_scorer.py`` scales
+2018), CPIG (Shrestha et al. 2020) and collapse shares [0, 1]; CIDEr-D [0, 10] (pycocoevalcap's ``cider_scorer.py`` scales
 by 10); BLEU-n, METEOR, ROUGE-L [0, 1]. Any other metric must be finite. An interval holds its value, except for
 the corpus statistics BLEU-n and METEOR, whose interval is that of the per-image mean (``caption_report``).
 Counts are integers in [0, 2**53] (exact as floats). Bounds allow float rounding (1e-9 relative).
@@ -28,14 +28,14 @@ SCHEMA = "groundbench.result/1"
 SCHEMA_PREFIX = "groundbench.result/"
 MEASURED = "measured"
 DIRECTIONS = ("higher", "lower")
-LOWER_IS_BETTER = frozenset({"cpig", "chair_i", "chair_s"})  # metric base names (after the split), lower is better
+LOWER_IS_BETTER = frozenset({"cpig", "chair_i", "chair_s", "collapse_grad"})  # metric base names (after the split), lower is better
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*/[A-Za-z0-9_.@-]+$")
 _FIELDS = ("schema", "benchmark", "method", "model", "seed", "metrics", "config", "code_version", "date", "source")
 _METRIC_FIELDS = ("value", "direction", "n", "ci95", "undefined")
 _RANGES = (  # metric base name (after the split, before any "@<subset>") -> the scale its producer reports
     (re.compile(r"accuracy(_\w+)?"), (0.0, 100.0)),
     (re.compile(r"(spearman|occl)(_\w+)?"), (-1.0, 1.0)),
-    (re.compile(r"(top_)?iou|chair_[is]|cpig"), (0.0, 1.0)),
+    (re.compile(r"(top_)?iou|chair_[is]|cpig|collapse_grad"), (0.0, 1.0)),
     (re.compile(r"cider(_d)?"), (0.0, 10.0)),
     (re.compile(r"bleu[1-4]?|meteor|rouge_l"), (0.0, 1.0)),
 )

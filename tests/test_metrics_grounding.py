@@ -132,8 +132,9 @@ def test_cpig_ties_and_few_proposals():
 
 
 def test_every_metric_declares_a_direction():
-    assert set(GROUNDING_METRICS) == {"spearman_grad", "spearman_attn", "occl_grad", "occl_attn", "top_iou", "cpig"}
-    assert {name for name, s in GROUNDING_METRICS.items() if s.direction == "lower"} == {"cpig"}
+    assert set(GROUNDING_METRICS) == {"spearman_grad", "spearman_attn", "occl_grad", "occl_attn", "top_iou", "cpig",
+                                      "collapse_grad"}
+    assert {name for name, s in GROUNDING_METRICS.items() if s.direction == "lower"} == {"cpig", "collapse_grad"}
     assert all(s.direction in ("higher", "lower") and s.description for s in GROUNDING_METRICS.values())
 
 
@@ -238,3 +239,21 @@ def test_accumulator_without_attention_and_without_human_rows():
     batch = make_batch()
     empty.process(batch.select(~batch.has_human))
     assert all(entry["value"] is None and entry["n"] == 0 for entry in empty.result().values())
+
+
+def test_collapse_flags_near_constant_rows_by_hand():
+    """std <= 0.1 x mean |alpha| over the valid proposals (population std), all-zero rows collapsed, < 2 valid NaN."""
+    import math
+
+    from groundbench.metrics.grounding import collapsed
+
+    alpha = torch.tensor([[1.0, 1.05, 0.95, 9.0],    # valid 0..2: std 0.0408 <= 0.1 x 1.0 -> collapsed
+                          [1.0, 2.0, 3.0, 0.0],      # std 0.816 > 0.2 -> not
+                          [0.0, 0.0, 0.0, 0.0],      # all zero -> collapsed
+                          [-1.0, 1.0, 0.0, 0.0],     # mean 0, std 1 > 0.1 x 1 -> not
+                          [5.0, 0.0, 0.0, 0.0]])     # one valid proposal -> undefined
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    out = collapsed(alpha, mask).tolist()
+    assert out[:4] == [1.0, 0.0, 1.0, 0.0] and math.isnan(out[4])
+    assert collapsed(torch.tensor([[1.0, 1.1]]), torch.ones(1, 2, dtype=torch.bool)).tolist() == [1.0]  # 0.05 <= 0.105
+    assert collapsed(torch.tensor([[1.0, 1.3]]), torch.ones(1, 2, dtype=torch.bool)).tolist() == [0.0]  # 0.15 > 0.115

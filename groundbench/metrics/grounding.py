@@ -18,6 +18,8 @@ class MetricSpec:
     description: str
 
 
+COLLAPSE_CV = 0.1  # collapsed: importance varies across proposals by less than 10% of its mean magnitude
+
 GROUNDING_METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
@@ -31,6 +33,9 @@ GROUNDING_METRICS: dict[str, MetricSpec] = {
                    "Spearman rank correlation of occlusion importance (predicted answer) with attention weights"),
         MetricSpec("top_iou", "higher",
                    "IoU of the most attended proposal's box with the human map binarised at 0.5 x its max"),
+        MetricSpec("collapse_grad", "lower",
+                   f"Share of questions whose gradient importance is near-constant across the proposals (std below "
+                   f"{COLLAPSE_CV} x the mean absolute importance): Eq. 3's degenerate optimum"),
         MetricSpec("cpig", "lower",
                    "Share of correctly answered questions whose most sensitive proposal (gradient) is not "
                    "among the human top-3 (Shrestha et al. 2020)"),
@@ -152,3 +157,19 @@ def cpig(grad, human, mask, correct, *, top: int = 3) -> torch.Tensor:
     indicator = (~in_top).to(torch.float64)
     defined = correct & (n_valid > 0)
     return torch.where(defined, indicator, torch.full_like(indicator, float("nan")))
+
+
+def collapsed(importance, mask, *, cv: float = COLLAPSE_CV) -> torch.Tensor:
+    """Per-question collapse indicator [B] float64: 1.0 when the importance over the valid proposals is
+    near-constant, ``std <= cv * mean(|importance|)`` (all zero counts as collapsed), else 0.0; NaN for rows
+    with fewer than 2 valid proposals. importance: [B, K]; mask: [B, K] bool. Eq. 3's ranking loss is 0 when
+    every importance of a row is equal, so a model can lower it without ranking anything; this shows it."""
+    x = _as_tensor(importance).to(torch.float64)
+    mask = _as_tensor(mask).to(device=x.device, dtype=torch.bool)
+    n = mask.sum(dim=1).to(torch.float64)
+    zero = torch.zeros_like(x)
+    mean = torch.where(mask, x, zero).sum(dim=1) / n.clamp(min=1)
+    spread = torch.where(mask, (x - mean[:, None]) ** 2, zero).sum(dim=1) / n.clamp(min=1)
+    scale = torch.where(mask, x.abs(), zero).sum(dim=1) / n.clamp(min=1)
+    indicator = (spread.sqrt() <= cv * scale).to(torch.float64)
+    return torch.where(n >= 2, indicator, torch.full_like(indicator, float("nan")))

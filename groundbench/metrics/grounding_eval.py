@@ -7,7 +7,7 @@ from ..data.batch import Batch
 from ..importance.attention import attention_importance
 from ..importance.gradient import gradient_importance_and_output
 from ..importance.occlusion import occlusion_importance
-from .grounding import GROUNDING_METRICS, cpig, spearman, top_proposal_iou
+from .grounding import GROUNDING_METRICS, collapsed, cpig, spearman, top_proposal_iou
 from .stats import summarise
 
 _ATTENTION_METRICS = ("spearman_attn", "occl_attn", "top_iou")
@@ -59,6 +59,7 @@ class GroundingAccumulator:
             "spearman_grad": spearman(alpha, human, mask)[0],
             "occl_grad": spearman(occlusion, alpha, mask)[0],
             "cpig": cpig(alpha, human, mask, correct)[correct],
+            "collapse_grad": collapsed(alpha.detach(), mask),
         }
         if attention is not None:
             attention = attention.detach()
