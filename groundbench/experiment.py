@@ -19,10 +19,12 @@ from .locking import exclusive
 from .loading import build_checked, check_metadata, load_any_model, load_weights, model_spec_for
 from .models.checks import check_model
 from .errors import GroundbenchError
+from .io import read_json
 from .methods import build_method
 from .methods.base import Method
 from .models import build_model
 from .recipes import fingerprint
+from .selection import get_selection
 from .tasks import DataRef, Task, get_task
 from .train import TrainConfig, Trainer, seed_everything
 
@@ -115,6 +117,7 @@ class RunSpec:
     model_overrides: dict | None = None
     model: str | None = None  # a user's model (--model): built-in name, package.module:Class or entry point
     model_args: dict | None = None  # its constructor arguments (--model-args)
+    select: str = "val-score"  # the selection criterion (selection.py), val only
 
 
 def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Method:
@@ -184,6 +187,15 @@ def _check_same_method(meta: dict, method: Method, path: Path) -> None:
             f"{k} {theirs[k]} -> {ours[k]}" for k in differ), path=path)
 
 
+def _check_same_selection(path: Path, select: str) -> None:
+    """A resumed run keeps its selection criterion (its best epoch was chosen by it)."""
+    meta = read_json(path, what="checkpoint metadata").get("metadata", {}) if path.is_file() else {}
+    saved = meta.get("train", {}).get("select", "val-score")
+    if meta and saved != select:
+        raise GroundbenchError(f"this run selects by {saved}, not {select}; resume it with --select {saved}",
+                               path=path.parent)
+
+
 def check_before_training(model: torch.nn.Module, model_spec: dict, method: Method, task: Task, store: Any,
                           train_set: Any, echo: Echo) -> None:
     """models/checks.py on the first few training examples (never changes the run's random stream)."""
@@ -213,14 +225,16 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
         raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)
     check_before_training(model, model_spec, method, task, store, train_set, echo)
     loader = task.loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
-    select = task.selector(store, spec.device)
+    selection = get_selection(spec.select)
+    select = selection.build(task, store, spec.device)
     metadata = {
         "format": "groundbench-checkpoint", "groundbench_version": __version__, "code_version": code_version(),
         "task": spec.task, "split": spec.split, "seed": spec.seed,
         "model": model_spec,
         "method": {"name": method.name, "hyperparameters": method.hyperparameters()},
         "train": {"init": None if init is None else str(init), "hint_fraction": spec.hint_fraction,
-                  "train_questions": len(train_set), "device": spec.device, "selection": task.selection},
+                  "train_questions": len(train_set), "device": spec.device, "selection": selection.describe(task),
+                  "select": selection.name},
         "data": ref.to_dict(), "data_manifest_sha256": sha256_file(Path(store.root) / "manifest.json"),
         **task.metadata(store),
     }
@@ -228,6 +242,7 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
     trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe,
                       generators={"train_loader": loader.generator})
     if spec.resume:
+        _check_same_selection(spec.out / "last.json", spec.select)
         trainer.resume()
         if trainer.state.epoch >= method.epochs and (spec.out / "history.json").exists():
             echo(f"{spec.out} already finished all {trainer.state.epoch} epochs; nothing to resume "

@@ -255,3 +255,29 @@ def test_eval_checks_its_output_path_before_evaluating(world, tmp_path):
     for out in (blocker / "report.json", tmp_path):
         fails_cleanly(invoke("eval", "--checkpoint", world[0] / "demo" / "updn-s0", "--cache-dir", world[1],
                              "--out", out), "cannot write")
+
+
+def test_select_val_spearman_keeps_the_most_grounded_epoch(world, tmp_path):
+    """--select val-spearman: the best epoch has the highest val Spearman, which is eval's val spearman_grad of
+    that checkpoint; the criterion is in the metadata, and a resume under another criterion is refused."""
+    from groundbench.evaluate import evaluate
+    from groundbench.experiment import data_from_metadata, model_from_checkpoint
+
+    root, cache, _ = world
+    init = root / "demo" / "updn-s0"
+    store_path = json.loads((init / "best.json").read_text())["metadata"]["data"]["path"]  # the demo's small world
+    out = tmp_path / "hint-spearman"
+    result = invoke("train", "hint", "--init", init, "--data", store_path, "--epochs", 2, "--select", "val-spearman",
+                    "--out", out, "--cache-dir", cache, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    history = json.loads((out / "history.json").read_text())
+    scores = [h["val_score"] for h in history["history"]]
+    assert history["best_epoch"] == 1 + scores.index(max(scores))
+    model, meta = model_from_checkpoint(out / "best.safetensors")
+    assert meta["train"]["select"] == "val-spearman" and meta["train"]["selection"].startswith("val Spearman")
+    store = data_from_metadata(meta, None, cache, lambda *a, **k: None)
+    report = evaluate(model.eval(), store, ["val"])["splits"]["val"]
+    assert max(scores) == pytest.approx(report["spearman_grad"]["value"], abs=1e-6)
+    fails_cleanly(invoke("train", "hint", "--init", init, "--data", store_path, "--epochs", 3, "--out", out,
+                         "--resume", "--cache-dir", cache, "--device", "cpu"),
+                  "this run selects by val-spearman, not val-score")

@@ -13,6 +13,7 @@ from ..methods import METHODS
 from ..models import is_builtin
 from ..models.external import read_model_args, resolve_model_class
 from ..recipes import load_recipe
+from ..selection import DEFAULT_SELECTION, SELECTIONS
 from ..tasks import TASKS, get_task
 
 PATH = click.Path(path_type=Path)
@@ -38,10 +39,13 @@ PATH = click.Path(path_type=Path)
 @click.option("--model", "model_spec", help="your own model: package.module:ClassName or an installed "
               "'groundbench.models' entry point (default: the method's built-in model)")
 @click.option("--model-args", type=PATH, help="JSON object of constructor arguments for --model")
+@click.option("--select", "select", type=click.Choice(list(SELECTIONS)), default=DEFAULT_SELECTION, show_default=True,
+              help="the val score that keeps the best epoch: the task's own (VQA soft accuracy, CIDEr-D) or "
+              "val-spearman (gradient vs human importance); never test")
 @click.option("--resume", is_flag=True, help="continue an interrupted run from RUN/last.safetensors")
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE", help="synthetic world and pretrained runs")
 def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
-          hint_fraction, model_spec, model_args, resume, cache_dir):
+          hint_fraction, model_spec, model_args, select, resume, cache_dir):
     """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
     task_obj = get_task(task)
     split = split or task_obj.default_split
@@ -81,5 +85,5 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
                                  model=model_spec, model_args=args if model_spec else None)
     spec = RunSpec(method, task, split, out, seed=seed, device=device, init=init, hint_fraction=hint_fraction,
                    resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"),
-                   model=model_spec, model_args=args if model_spec else None)
+                   model=model_spec, model_args=args if model_spec else None, select=select)
     train_run(spec, store, ref, echo)
