@@ -22,6 +22,7 @@ _COMMANDS = (
     ("submit", "submit", "submit"),
     ("explain", "explain", "explain"),
     ("plot", "plot", "plot"),
+    ("claims", "claims", "claims"),
 )
 
 
