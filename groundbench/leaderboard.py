@@ -1,33 +1,37 @@
-"""Leaderboard: validate result records, aggregate seeds (mean ± std), render Markdown / LaTeX / HTML.
+"""Leaderboard: validate result records, aggregate seeds (mean ± std) into plain tables.
 
-JSON first: :func:`aggregate` returns plain :class:`Table` objects and :func:`table_to_dict` their JSON
-form; the renderers only format those. Rows are (benchmark, method, model, source) groups; paper-reported
-rows (source = a citation) are kept apart from measured ones and marked in the ``source`` column.
+JSON first: :func:`aggregate` returns plain :class:`Table` objects and :func:`table_to_dict` their JSON form;
+the renderers (leaderboard_render.py: Markdown, LaTeX, CSV; leaderboard_html.py: the HTML page) only format
+them. Rows are (benchmark, method, model, source) groups, so a paper-reported row (source = a citation) is
+never averaged with a measured one. A table of a synthetic world also carries, in ``beside``, the reported
+rows of the real benchmark it imitates (leaderboard_benchmarks.analogue): a block of its own, below the
+measured rows, never in the same cells and never compared with them (``best`` is per block).
 """
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from tabulate import tabulate
-
 from .errors import GroundbenchError
 from .io import read_json
+from .leaderboard_benchmarks import BENCHMARKS, analogue, title
 from .metrics.stats import mean_std
 from .results import SCHEMA_PREFIX, ResultRecord, default_direction, record_from_dict
 
 DEFAULT_COLUMNS = (
     "val/accuracy", "test/accuracy", "test/accuracy_yes_no", "test/accuracy_number", "test/accuracy_other",
     "val/cider", "test/cider", "test/bleu4", "test/meteor", "test/rouge_l", "test/chair_i", "test/chair_s",
-    "test/spearman_grad", "test/spearman_attn", "test/occl_grad", "test/occl_attn", "test/top_iou", "test/cpig",
+    "test/spearman_grad", "test/spearman_attn", "test/occl_grad", "test/occl_attn",
+    "test/top_iou", "test/cpig", "human/preferred",
 )
-METHOD_ORDER = ("blind", "updn", "finetune", "attn-align", "hint", "hint-random", "hint-inverted")
-FORMATS = ("markdown", "latex", "html")
-_LEAD = ("method", "model", "seeds", "source")
-_DASH = "—"
+METHOD_ORDER = ("blind", "san", "updn", "gvqa", "finetune", "attn-align", "advreg", "hint", "hint-random",
+                "hint-inverted")
+FORMATS = ("markdown", "latex", "html", "csv")
+# The paper rows shipped with this source tree (leaderboards/reported/, written by its make_reported.py); the
+# CLI borrows them for tables whose --dir holds none. Absent from an installed wheel: then nothing is borrowed.
+SHIPPED_REPORTED = Path(__file__).resolve().parent.parent / "leaderboards" / "reported"
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class Cell:
 
 @dataclass
 class Row:
-    """Records of one (method, model, source) on one benchmark, one per seed."""
+    """Records of one (method, model, source) on one benchmark, one per seed. ``setting`` and ``label`` (the
+    paper's name for the row) come from a reported record's config; both are '' for measured rows."""
 
     method: str
     model: str
@@ -53,6 +58,9 @@ class Row:
     seeds: list[int | None]
     records: list[str]
     cells: dict[str, Cell] = field(default_factory=dict)
+    benchmark: str = ""
+    setting: str = ""
+    label: str = ""
 
     @property
     def measured(self) -> bool:
@@ -61,36 +69,52 @@ class Row:
 
 @dataclass
 class Table:
-    """One benchmark: ordered columns with their directions, ordered rows."""
+    """One benchmark: ordered columns with their directions, ordered rows, and the reported rows of its real
+    analogue (``beside``, from benchmark ``beside_benchmark``; empty when it has none or none were loaded)."""
 
     benchmark: str
     columns: list[str]
     directions: dict[str, str]
     rows: list[Row]
+    beside: list[Row] = field(default_factory=list)
+    beside_benchmark: str | None = None
 
     def best(self, column: str) -> set[int]:
-        """Rows holding the best mean of ``column`` at display precision; empty under 2 rows or when all tie."""
-        digits = column_digits(column)
-        scored = [(i, round(r.cells[column].mean, digits)) for i, r in enumerate(self.rows) if r.cells[column].mean is not None]
-        if len(scored) < 2:
-            return set()
-        pick = max if self.directions[column] == "higher" else min
-        target = pick(v for _, v in scored)
-        winners = {i for i, v in scored if v == target}
-        return set() if len(winners) == len(scored) else winners
+        """Indices into ``rows`` of the best mean of ``column`` at display precision, measured rows compared
+        among themselves and reported rows among themselves; empty for a kind with under 2 values or all tied."""
+        out: set[int] = set()
+        for measured in (True, False):
+            index = [i for i, r in enumerate(self.rows) if r.measured == measured]
+            out |= {index[j] for j in best_of([self.rows[i] for i in index], column, self.directions[column])}
+        return out
+
+
+def best_of(rows: Sequence[Row], column: str, direction: str) -> set[int]:
+    """Indices of ``rows`` holding the best mean of ``column`` at display precision; empty under 2 values or
+    when all tie."""
+    digits = column_digits(column)
+    scored = [(i, round(r.cells[column].mean, digits)) for i, r in enumerate(rows) if r.cells[column].mean is not None]
+    if len(scored) < 2:
+        return set()
+    pick = max if direction == "higher" else min
+    target = pick(v for _, v in scored)
+    winners = {i for i, v in scored if v == target}
+    return set() if len(winners) == len(scored) else winners
 
 
 def column_digits(name: str) -> int:
-    """Decimals shown: 2 for accuracies (in %), 3 for correlations, IoU and CPIG."""
-    return 2 if "accuracy" in name.rsplit("/", 1)[-1] else 3
+    """Decimals shown: 2 for accuracies and other percentages, 3 for correlations, IoU, CIDEr and CPIG."""
+    base = name.rsplit("/", 1)[-1]
+    return 2 if "accuracy" in base or base == "preferred" else 3
 
 
 def load_records(root: str | Path) -> list[tuple[Path, ResultRecord]]:
     """Every result record under ``root`` (recursively, sorted by path), each validated.
 
-    JSON files that declare another ``schema`` (checkpoint sidecars, curves), hidden paths and folders named
-    ``*.json`` are skipped; any other JSON file must be a valid record (results.record_from_dict: fields, metric
-    ranges), else GroundbenchError names it. Files are read with io.read_json (no RecursionError on deep JSON).
+    JSON files that declare another ``schema`` (checkpoint sidecars, curves) or are a JSON list (results files,
+    leaderboards/claims.json: never a record), hidden paths and folders named ``*.json`` are skipped; any other
+    JSON file must be a valid record (results.record_from_dict: fields, metric ranges), else GroundbenchError
+    names it. Files are read with io.read_json (no RecursionError on deep JSON).
     """
     root = Path(root)
     if not root.is_dir():
@@ -101,10 +125,19 @@ def load_records(root: str | Path) -> list[tuple[Path, ResultRecord]]:
             continue
         data = read_json(path, what="result record")
         schema = data.get("schema") if isinstance(data, dict) else None
-        if isinstance(schema, str) and not schema.startswith(SCHEMA_PREFIX):
+        if isinstance(data, list) or (isinstance(schema, str) and not schema.startswith(SCHEMA_PREFIX)):
             continue
         found.append((path, record_from_dict(data, path=path)))
     return found
+
+
+def default_columns(benchmark: str, present: set[str]) -> list[str]:
+    """The DEFAULT_COLUMNS some record of ``benchmark`` has; for a benchmark scored on val alone (VQA v2: no
+    test split) each ``test/`` column reads ``val/`` instead."""
+    bench = BENCHMARKS.get(benchmark)
+    val_only = bench is not None and "test" not in bench.splits
+    names = [c.replace("test/", "val/", 1) if val_only else c for c in DEFAULT_COLUMNS]
+    return [c for c in dict.fromkeys(names) if c in present]
 
 
 def _cell(values: list[float], counts: list[int | None], column: str, records: list[str]) -> Cell:
@@ -124,22 +157,13 @@ def _row_key(row: Row) -> tuple:
     return (not row.measured, order, row.method, row.model, row.source)
 
 
-def aggregate(
-    records: Iterable[tuple[Path | str, ResultRecord]],
-    *,
-    columns: Sequence[str] | None = None,
-    benchmark: str | None = None,
-    root: str | Path | None = None,
-) -> list[Table]:
-    """Group records into one Table per benchmark (sorted by name) and aggregate seeds.
+_Members = list[tuple[str, ResultRecord]]
 
-    ``columns`` None: the DEFAULT_COLUMNS that some record of the table has. Two records of one row with the
-    same seed, or one metric declared with two directions, raise GroundbenchError naming the files.
-    """
-    groups: dict[str, dict[tuple[str, str, str], list[tuple[str, ResultRecord]]]] = {}
+
+def _group(records: Iterable[tuple[Path | str, ResultRecord]], root: str | Path | None) -> dict[str, dict]:
+    """benchmark -> (method, model, source) -> [(name, record)]; a repeated seed in one row is an error."""
+    groups: dict[str, dict[tuple[str, str, str], _Members]] = {}
     for path, rec in records:
-        if benchmark is not None and rec.benchmark != benchmark:
-            continue
         name = str(Path(path).relative_to(root)) if root is not None else str(path)
         row = groups.setdefault(rec.benchmark, {}).setdefault((rec.method, rec.model, rec.source), [])
         for other_name, other in row:
@@ -148,151 +172,126 @@ def aggregate(
                     f"same benchmark, method, model, source and seed ({rec.seed}) as {other_name}", path=path
                 )
         row.append((name, rec))
-    tables = []
-    for bench in sorted(groups):
-        directions: dict[str, tuple[str, str]] = {}
-        for members in groups[bench].values():
+    return groups
+
+
+def _directions(groups: Iterable[dict[tuple[str, str, str], _Members]]) -> dict[str, tuple[str, str]]:
+    """metric -> (direction, first record declaring it); one metric with two directions is an error."""
+    directions: dict[str, tuple[str, str]] = {}
+    for rows in groups:
+        for members in rows.values():
             for name, rec in members:
                 for metric, m in rec.metrics.items():
                     seen = directions.setdefault(metric, (m.direction, name))
                     if seen[0] != m.direction:
                         raise GroundbenchError(
-                            f"metric '{metric}' is '{m.direction}'-is-better here but '{seen[0]}' in {seen[1]}", path=name
-                        )
-        cols = list(columns) if columns is not None else [c for c in DEFAULT_COLUMNS if c in directions]
-        rows = []
-        for (method, model, source), members in groups[bench].items():
-            members.sort(key=lambda item: (item[1].seed is None, item[1].seed or 0))
-            row = Row(method, model, source, [r.seed for _, r in members], [n for n, _ in members])
-            for col in cols:
-                present = [r.metrics[col] for _, r in members if col in r.metrics and r.metrics[col].value is not None]
-                names = [n for n, r in members if col in r.metrics and r.metrics[col].value is not None]
-                row.cells[col] = _cell([m.value for m in present], [m.n for m in present], col, names)
-            rows.append(row)
-        rows.sort(key=_row_key)
+                            f"metric '{metric}' is '{m.direction}'-is-better here but '{seen[0]}' in {seen[1]}",
+                            path=name)
+    return directions
+
+
+def _rows(bench: str, rows: dict[tuple[str, str, str], _Members], cols: Sequence[str]) -> list[Row]:
+    """The aggregated rows of one benchmark, sorted (measured first, then METHOD_ORDER)."""
+    out = []
+    for (method, model, source), members in rows.items():
+        members.sort(key=lambda item: (item[1].seed is None, item[1].seed or 0))
+        config = members[0][1].config
+        row = Row(method, model, source, [r.seed for _, r in members], [n for n, _ in members], benchmark=bench,
+                  setting=str(config.get("setting", "")) if source != "measured" else "",
+                  label=str(config.get("paper_row", "")) if source != "measured" else "")
+        for col in cols:
+            named = [(n, r.metrics[col]) for n, r in members if col in r.metrics and r.metrics[col].value is not None]
+            row.cells[col] = _cell([m.value for _, m in named], [m.n for _, m in named], col, [n for n, _ in named])
+        out.append(row)
+    return sorted(out, key=_row_key)
+
+
+def aggregate(
+    records: Iterable[tuple[Path | str, ResultRecord]],
+    *,
+    columns: Sequence[str] | None = None,
+    benchmark: str | None = None,
+    root: str | Path | None = None,
+    reported: Iterable[tuple[Path | str, ResultRecord]] = (),
+) -> list[Table]:
+    """Group records into one Table per benchmark (sorted by name; only ``benchmark`` when given) and
+    aggregate seeds; a synthetic world's table gets its real analogue's reported rows in ``beside``: those
+    among ``records``, else those among ``reported`` (paper rows to borrow; they make no table of their own).
+
+    ``columns`` None: the DEFAULT_COLUMNS that some record of the table has. Two records of one row with the
+    same seed, or one metric declared with two directions, raise GroundbenchError naming the files.
+    """
+    groups = _group(records, root)
+    borrowed = _group(((p, r) for p, r in reported if not r.measured), None)
+    tables = []
+    for bench in sorted(groups):
+        if benchmark is not None and bench != benchmark:
+            continue
+        real = analogue(bench)
+        paper = {key: members for key, members in groups.get(real, {}).items() if key[2] != "measured"}
+        paper = paper or borrowed.get(real, {})
+        directions = _directions([groups[bench], paper])
+        own = {m for members in groups[bench].values() for _, rec in members for m in rec.metrics}
+        cols = list(columns) if columns is not None else default_columns(bench, own)
         dirs = {c: directions[c][0] if c in directions else default_direction(c) for c in cols}
-        tables.append(Table(bench, cols, dirs, rows))
+        tables.append(Table(bench, cols, dirs, _rows(bench, groups[bench], cols),
+                            beside=_rows(real, paper, cols) if paper else [],
+                            beside_benchmark=real if paper else None))
     return tables
 
 
 def build_leaderboard(
-    root: str | Path, *, benchmark: str | None = None, columns: Sequence[str] | None = None
+    root: str | Path, *, benchmark: str | None = None, columns: Sequence[str] | None = None,
+    reported: str | Path | None = None,
 ) -> list[Table]:
-    """Load and validate every record under ``root`` and aggregate them (record names relative to root)."""
-    return aggregate(load_records(root), columns=columns, benchmark=benchmark, root=root)
+    """Load and validate every record under ``root`` and aggregate them (record names relative to root); the
+    paper rows under ``reported`` (e.g. SHIPPED_REPORTED) are borrowed for analogues ``root`` has none of."""
+    extra = []
+    if reported is not None and Path(reported).is_dir():
+        inside = {p.resolve() for p in Path(root).rglob("*.json")} if Path(root).is_dir() else set()
+        extra = [(p.resolve(), r) for p, r in load_records(reported) if p.resolve() not in inside]
+    return aggregate(load_records(root), columns=columns, benchmark=benchmark, root=root, reported=extra)
 
 
-def table_to_dict(table: Table) -> dict[str, Any]:
-    """The aggregated table as plain JSON-ready data (no formatting)."""
+def _row_dict(row: Row, best: set[str]) -> dict[str, Any]:
     return {
-        "benchmark": table.benchmark,
-        "columns": [{"name": c, "direction": table.directions[c]} for c in table.columns],
-        "rows": [
-            {
-                "method": r.method,
-                "model": r.model,
-                "source": r.source,
-                "seeds": r.seeds,
-                "n_seeds": len(r.seeds),
-                "records": r.records,
-                "cells": {
-                    c: {"mean": cell.mean, "std": cell.std, "n_seeds": cell.n_values, "n_questions": cell.n_questions}
-                    for c, cell in r.cells.items()
-                },
-                "best": [c for c in table.columns if i in table.best(c)],
-            }
-            for i, r in enumerate(table.rows)
-        ],
+        "benchmark": row.benchmark,
+        "method": row.method,
+        "model": row.model,
+        "source": row.source,
+        "setting": row.setting,
+        "paper_row": row.label,
+        "seeds": row.seeds,
+        "n_seeds": len(row.seeds),
+        "records": row.records,
+        "cells": {
+            c: {"mean": cell.mean, "std": cell.std, "n_seeds": cell.n_values, "n_questions": cell.n_questions}
+            for c, cell in row.cells.items()
+        },
+        "best": sorted(best, key=list(row.cells).index),
     }
 
 
-_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+def table_to_dict(table: Table) -> dict[str, Any]:
+    """The aggregated table as plain JSON-ready data (no formatting): ``rows`` of this benchmark (best among
+    rows of the same kind) and ``beside``, the reported rows of its real analogue (best among themselves)."""
+    beside_best = {c: best_of(table.beside, c, table.directions[c]) for c in table.columns}
+    return {
+        "benchmark": table.benchmark,
+        "title": title(table.benchmark),
+        "columns": [{"name": c, "direction": table.directions[c]} for c in table.columns],
+        "rows": [_row_dict(r, {c for c in table.columns if i in table.best(c)}) for i, r in enumerate(table.rows)],
+        "beside": None if table.beside_benchmark is None else {
+            "benchmark": table.beside_benchmark,
+            "title": title(table.beside_benchmark),
+            "note": "numbers reported in papers for the real setting this benchmark imitates; not measured here",
+            "rows": [_row_dict(r, {c for c in table.columns if i in beside_best[c]}) for i, r in enumerate(table.beside)],
+        },
+    }
 
 
-class _Style:
-    """How one output format writes text, bold, ±, arrows and the dash for a missing value."""
+def render(tables: Sequence[Table], fmt: str = "markdown", **options: Any) -> str:
+    """All tables in ``fmt`` (FORMATS); see leaderboard_render.render (kept here for existing callers)."""
+    from .leaderboard_render import render as _render
 
-    def __init__(self, fmt: str):
-        if fmt not in FORMATS:
-            raise GroundbenchError(f"unknown table format '{fmt}' (choose from {', '.join(FORMATS)})")
-        self.fmt = fmt
-        self.tablefmt = {"markdown": "pipe", "latex": "latex_raw", "html": "unsafehtml"}[fmt]
-
-    def text(self, s: str) -> str:
-        if self.fmt == "latex":
-            return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in s)
-        if self.fmt == "html":
-            return html.escape(s)
-        return s.replace("|", "\\|")
-
-    def bold(self, s: str) -> str:
-        return {"markdown": f"**{s}**", "latex": rf"\textbf{{{s}}}", "html": f"<b>{s}</b>"}[self.fmt]
-
-    @property
-    def pm(self) -> str:
-        return r" $\pm$ " if self.fmt == "latex" else " ± "
-
-    @property
-    def dash(self) -> str:
-        return "--" if self.fmt == "latex" else _DASH
-
-    def arrow(self, direction: str) -> str:
-        if self.fmt == "latex":
-            return r"$\uparrow$" if direction == "higher" else r"$\downarrow$"
-        return "↑" if direction == "higher" else "↓"
-
-
-def _cell_text(cell: Cell, digits: int, n_seeds: int, style: _Style) -> str:
-    if cell.mean is None:
-        return style.dash
-    text = f"{cell.mean:.{digits}f}"
-    if cell.std is not None:
-        text += f"{style.pm}{cell.std:.{digits}f}"
-    if cell.n_values < n_seeds:
-        text += f" ({cell.n_values}/{n_seeds})"
-    return text
-
-
-def render_table(table: Table, fmt: str = "markdown") -> str:
-    """One benchmark's table (no title, no legend) in ``fmt``: markdown, latex or html."""
-    style = _Style(fmt)
-    headers = list(_LEAD) + [f"{style.text(c)} {style.arrow(table.directions[c])}" for c in table.columns]
-    best = {c: table.best(c) for c in table.columns}
-    body = []
-    for i, row in enumerate(table.rows):
-        seeds = str(len(row.seeds)) if row.measured else "reported"
-        line = [style.text(row.method), style.text(row.model), seeds, style.text(row.source)]
-        for c in table.columns:
-            text = _cell_text(row.cells[c], column_digits(c), len(row.seeds), style)
-            line.append(style.bold(text) if i in best[c] else text)
-        body.append(line)
-    align = ["left"] * len(_LEAD) + ["right"] * len(table.columns)
-    return tabulate(body, headers=headers, tablefmt=style.tablefmt, disable_numparse=True, colalign=align)
-
-
-_LEGEND = (
-    "Values are mean ± sample std (ddof=1) over seeds; (k/n) = only k of the n seeds define the metric. "
-    "↑ higher is better, ↓ lower is better; bold = best in its column. Accuracies in %. "
-    "Rows whose source is a citation are numbers reported in that paper, not measured here."
-)
-
-
-def render(tables: Sequence[Table], fmt: str = "markdown") -> str:
-    """All tables, one titled section per benchmark, then a legend; ends with a newline."""
-    style = _Style(fmt)
-    parts = []
-    for table in tables:
-        if fmt == "markdown":
-            parts.append(f"## {table.benchmark}\n\n{render_table(table, fmt)}\n")
-        elif fmt == "latex":
-            parts.append(f"% benchmark: {table.benchmark}\n{render_table(table, fmt)}\n")
-        else:
-            parts.append(f"<h2>{style.text(table.benchmark)}</h2>\n{render_table(table, fmt)}\n")
-    if fmt == "markdown":
-        parts.append(_LEGEND + "\n")
-    elif fmt == "latex":
-        parts.append(f"% {_LEGEND}\n")
-    else:
-        parts.append(f"<p>{html.escape(_LEGEND)}</p>\n")
-    return "\n".join(parts)
+    return _render(tables, fmt, **options)

@@ -1,6 +1,9 @@
-"""Leaderboard: seed aggregation by hand, best-by-direction, golden renderings, the CLI, bad records."""
+"""Leaderboard: seed aggregation by hand, best-by-direction, golden renderings, the CLI, bad records; reported rows
+beside measured ones (never averaged, never ranked together); the shipped paper rows against the transcription."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -11,8 +14,11 @@ from click.testing import CliRunner
 from groundbench.cli import main
 from groundbench.errors import GroundbenchError
 from groundbench.leaderboard import aggregate, build_leaderboard, load_records, render, table_to_dict
+from groundbench.leaderboard_benchmarks import analogue
+from groundbench.leaderboard_render import CSV_LEAD, blocks
 from groundbench.results import Metric, make_record, save_record
 
+REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("GROUNDBENCH_UPDATE_GOLDEN") == "1"
 DATE = "2025-01-01T00:00:00+00:00"
@@ -43,6 +49,7 @@ def write_fixture(root: Path) -> Path:
     _save(rep, "hint.json", "vqacp-v2", "hint", None, {"test/spearman_grad": 0.18, "test/top_iou": 0.63}, HINT_PAPER)
     (rep / "README.md").write_text("not a record\n")
     (root / "curve.json").write_text(json.dumps({"schema": "groundbench.curve/1", "points": []}))
+    (root / "claims.json").write_text(json.dumps([{"key": "a list is never a record"}]))
     return root
 
 
@@ -53,7 +60,8 @@ def tree(tmp_path):
 
 def test_load_skips_other_schemas_and_non_json(tree):
     names = sorted(p.relative_to(tree).as_posix() for p, _ in load_records(tree))
-    assert len(names) == 10 and "curve.json" not in names and "synth/updn-0.json" in names
+    assert len(names) == 10 and "synth/updn-0.json" in names
+    assert "curve.json" not in names and "claims.json" not in names
 
 
 def test_aggregation_by_hand(tree):
@@ -95,8 +103,10 @@ def test_explicit_columns_keep_missing_ones(tree):
     (table,) = build_leaderboard(tree, benchmark="vqacp-v2", columns=["test/top_iou", "test/occl_grad"])
     assert table.columns == ["test/top_iou", "test/occl_grad"]
     assert all(r.cells["test/occl_grad"].mean is None for r in table.rows)
-    lines = [line for line in render([table]).splitlines() if line.startswith("| hint")]
-    assert lines and lines[0].rstrip(" |").endswith("—")
+    lines = [line for line in render([table], "latex").splitlines() if line.startswith("hint")]
+    assert lines and lines[0].endswith(r"& -- \\")
+    # Markdown shows a block of paper rows with the columns it has a value in
+    assert "test/occl_grad" not in render([table]) and "test/top_iou" in render([table])
 
 
 def test_all_tied_column_has_no_bold(tmp_path):
@@ -104,10 +114,10 @@ def test_all_tied_column_has_no_bold(tmp_path):
         _save(tmp_path, f"{method}.json", "b", method, 0, {"test/accuracy": 50.0})
     (table,) = build_leaderboard(tmp_path)
     assert table.best("test/accuracy") == set()
-    assert "**" not in render([table])
+    assert not any("**" in line for line in render([table]).splitlines() if line.startswith("|"))
 
 
-@pytest.mark.parametrize("fmt, suffix", [("markdown", "md"), ("latex", "tex"), ("html", "html")])
+@pytest.mark.parametrize("fmt, suffix", [("markdown", "md"), ("latex", "tex"), ("html", "html"), ("csv", "csv")])
 def test_rendering_matches_golden(tree, fmt, suffix):
     text = render(build_leaderboard(tree), fmt)
     golden = GOLDEN / f"leaderboard.{suffix}"
@@ -196,3 +206,60 @@ def test_cli_bad_record_is_one_line_exit_2(tree):
 def test_cli_missing_directory_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["leaderboard", "--dir", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "leaderboard directory not found" in result.stderr
+
+
+# --- reported rows beside measured ones ------------------------------------------------------------
+
+
+def test_synthetic_table_shows_its_real_analogue_beside_never_averaged(tree):
+    # a measured updn on synth-vqacp and the paper's updn on vqacp-v2: same method and model, never one row
+    synth, real = build_leaderboard(tree)
+    assert analogue("synth-vqacp") == "vqacp-v2" and synth.beside_benchmark == "vqacp-v2"
+    assert [(r.method, r.benchmark, r.measured) for r in synth.beside] == [("updn", "vqacp-v2", False),
+                                                                           ("hint", "vqacp-v2", False)]
+    updn = next(r for r in synth.rows if r.method == "updn")
+    assert updn.measured and updn.seeds == [0, 1, 2] and all(n.startswith("synth/") for n in updn.records)
+    assert synth.beside[0].cells["test/spearman_grad"].mean == -0.09  # the paper's value, alone
+    assert updn.cells["test/spearman_grad"].mean == pytest.approx(0.0, abs=1e-12)  # ours, alone
+    # best is per block: the paper's hint (0.18) is not ranked against our hint (0.3)
+    kinds = [(b.kind, b.best["test/spearman_grad"]) for b in blocks(synth)]
+    assert kinds == [("measured", {3}), ("beside", {1})]
+    data = table_to_dict(synth)
+    assert data["beside"]["benchmark"] == "vqacp-v2" and data["beside"]["rows"][1]["best"] == ["test/spearman_grad"]
+    assert all(r["source"] == "measured" for r in data["rows"])
+    text = render([synth])
+    measured, paper = text.split("**Reported in papers for the real setting")
+    assert "-0.090" in paper and "-0.090" not in measured and "| hint " in paper and "0.300 ± 0.141" in measured
+    assert real.beside == [] and real.beside_benchmark is None
+
+
+def test_reported_and_measured_rows_of_one_benchmark_are_separate_blocks(tree):
+    _save(tree / "real", "updn-s0.json", "vqacp-v2", "updn", 0, {"test/spearman_grad": 0.5, "test/top_iou": 0.1})
+    (table,) = build_leaderboard(tree, benchmark="vqacp-v2")
+    assert [(r.method, r.measured) for r in table.rows] == [("updn", True), ("updn", False), ("hint", False)]
+    assert table.best("test/spearman_grad") == {2} and table.best("test/top_iou") == {2}  # within each kind
+    assert [b.kind for b in blocks(table)] == ["measured", "reported"]
+    latex = render([table], "latex")
+    assert latex.index("Measured here") < latex.index("0.500") < latex.index("Reported in papers") < latex.index("-0.090")
+
+
+def test_csv_parses_with_one_row_per_table_row(tree):
+    text = render(build_leaderboard(tree), "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0])[:len(CSV_LEAD)] == list(CSV_LEAD)
+    assert [(r["benchmark_table"], r["block"], r["method"]) for r in rows] == [
+        ("synth-vqacp", "measured", "blind"), ("synth-vqacp", "measured", "updn"),
+        ("synth-vqacp", "measured", "attn-align"), ("synth-vqacp", "measured", "hint"),
+        ("synth-vqacp", "beside", "updn"), ("synth-vqacp", "beside", "hint"),
+        ("vqacp-v2", "reported", "updn"), ("vqacp-v2", "reported", "hint")]
+    updn = rows[1]
+    assert float(updn["test/accuracy"]) == 42.0 and float(updn["test/accuracy std"]) == 2.0 and updn["seeds"] == "3"
+    assert rows[0]["test/spearman_grad"] == "" and rows[4]["benchmark"] == "vqacp-v2" and rows[4]["seeds"] == ""
+    assert rows[4]["test/top_iou"] == "" and rows[6]["test/top_iou"] == "0.57"  # not a column of synth-vqacp
+
+
+def test_cli_csv_out(tree, tmp_path):
+    out = tmp_path / "table.csv"
+    result = CliRunner().invoke(main, ["leaderboard", "--dir", str(tree), "--format", "csv", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8") == render(build_leaderboard(tree), "csv")
