@@ -7,9 +7,10 @@ uncompressed RLE, as the official instances files store them); 8 such images, ti
 For every (image, category):
 
 * ours: the production path, exactly as ``data/caption_masks.compute_caption_human`` calls it:
-  ``category_mask`` (pycocotools ``frPyObjects`` / ``merge`` / one ``decode`` of the union), the
-  float64 map, ``data/attention.proposal_importance`` (Eq. 1 from an integral image,
-  ``importance/human.human_importance``) and ``data/attention.grid_mask`` (PIL box filter to 64 x 64).
+  ``category_mask`` (pycocotools ``frPyObjects`` / ``merge`` / one ``decode`` of the union),
+  ``data/binary_masks.binary_importance`` (Eq. 1 from int32 block sums at the box columns, equal bit for bit
+  to the general float64 path) and ``data/attention.grid_mask`` of the 0/1 map as float32 (PIL box filter
+  to 64 x 64).
 * reference, written straightforwardly: every instance decoded as pycocotools' ``COCO.annToMask`` does
   (one ``decode`` per instance), the union by ``|=``; then Eq. 1 per box in a Python loop,
   s_r = E_in / (E_in + E_out) with E_in = (mask pixels inside box r) / a_r and E_out = (mask pixels
@@ -18,9 +19,8 @@ For every (image, category):
   centre falls in it (the cells PIL's BOX filter uses here), >= 0.5 x the largest cell mean.
 
 Both must agree (Eq. 1 to 1e-6, grid masks exactly) before timing. Target: ours >= 5x the reference.
-The record also holds a per-stage breakdown in seconds per image (decode / float64 / Eq. 1 / grid mask; Eq. 1
-also with one torch thread, since its two cumsums are torch ops whose intra-op threads suffer on a busy
-machine).
+The record also holds a per-stage breakdown in seconds per image (decode / Eq. 1 / grid mask; Eq. 1 also by
+the general float64 path of the VQA-HAT maps, which the captioning path used before).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from pycocotools import mask as mask_api
 
 from groundbench.data.attention import HAT_THRESHOLD, grid_mask, proposal_importance
 from groundbench.data.batch import HAT_GRID
+from groundbench.data.binary_masks import binary_importance
 from groundbench.data.caption_masks import category_mask
 from groundbench.importance.human import pixel_bounds
 
@@ -76,8 +77,8 @@ def make_image(rng: np.random.Generator, with_rle: bool) -> tuple[list[list[dict
 
 # -- ours: the production path (compute_caption_human's calls) ------------------------------------------------
 def ours_category(anns: list[dict], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    union = category_mask(anns, HEIGHT, WIDTH).astype(np.float64)
-    return proposal_importance(union, boxes, K), grid_mask(union, HAT_GRID)
+    union = category_mask(anns, HEIGHT, WIDTH)
+    return binary_importance(union, boxes, K), grid_mask(union.astype(np.float32), HAT_GRID)
 
 
 # -- reference: straightforward ----------------------------------------------------------------------------
@@ -157,17 +158,10 @@ def breakdown(images: list) -> dict:
                     fn(x, b)
         return best_time(go) / len(images)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:  # diagnostic: the same Eq. 1 call with one torch thread (its cumsums are torch ops)
-        eq1_one_thread = each(lambda f, b: proposal_importance(f, b, K), floats)
-    finally:
-        torch.set_num_threads(threads)
     return {"ours": {"decode": each(lambda a, b: category_mask(a, HEIGHT, WIDTH), anns),
-                     "to_float64": each(lambda u, b: u.astype(np.float64), unions),
-                     "eq1_integral": each(lambda f, b: proposal_importance(f, b, K), floats),
-                     "eq1_integral_1_torch_thread": eq1_one_thread,
-                     "grid_mask": each(lambda f, b: grid_mask(f, HAT_GRID), floats)},
+                     "eq1_integer": each(lambda u, b: binary_importance(u, b, K), unions),
+                     "eq1_general_float64_path": each(lambda f, b: proposal_importance(f, b, K), floats),
+                     "grid_mask": each(lambda u, b: grid_mask(u.astype(np.float32), HAT_GRID), unions)},
             "reference": {"decode": each(lambda a, b: reference_union(a), anns),
                           "eq1_box_loop": each(reference_importance, ref_unions),
                           "grid_mask": each(lambda u, b: reference_grid(u), ref_unions)}}

@@ -2,10 +2,11 @@
 
 A category's human map in an image is the union of its instance masks (polygons, uncompressed or compressed
 RLE, crowd regions included), decoded with pycocotools as ``COCO.annToRLE`` / ``annToMask`` do
-(``frPyObjects``, ``merge``, ``decode``) at the image's size. Eq. 1 per proposal comes from
-``data/attention.proposal_importance`` and the G x G grid mask from ``data/attention.grid_mask``: the same
-integral-image and binarisation code as the VQA-HAT maps. A category whose union mask has no pixel (a
-sliver polygon) gets no row and is counted.
+(``frPyObjects``, ``merge``, ``decode``) at the image's size. Eq. 1 per proposal: on these 0/1 masks in
+integer arithmetic (``data/binary_masks.binary_importance``), equal bit for bit to the general map path of
+the VQA-HAT maps (``data/attention.proposal_importance``); the G x G grid mask is that path's
+``data/attention.grid_mask``. A category whose union mask has no pixel (a sliver polygon) gets no row and is
+counted.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from tqdm import tqdm
 
 from ..errors import GroundbenchError
 from ..io import atomic_open
-from .attention import grid_mask, proposal_importance, unpack_masks
+from .attention import grid_mask, unpack_masks
+from .binary_masks import binary_importance
 from .batch import HAT_GRID
 from .coco import Instances
 from .feature_arrays import PREPARE, FeatureArrays
@@ -77,8 +79,13 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
     in category order; ``counts["empty_masks"]`` counts left-out empty unions."""
     index = {name: i for i, name in enumerate(categories)}
     boxes, k = features.array("boxes"), features.k_max
-    image_ids, category, importance, masks = [], [], [], []
     todo = [r for r in records if r["has_masks"]]
+    # rows are filled into arrays sized for the most rows the records can give (one per listed object), so
+    # memory does not fragment with per-row allocations between the large per-mask temporaries
+    most = sum(len(r["objects"]) for r in todo)
+    image_ids, category = np.zeros(most, np.int64), np.zeros(most, np.int64)
+    importance, masks = np.zeros((most, k), np.float32), np.zeros((most, grid, grid), bool)
+    m = 0
     for record in tqdm(todo, desc=desc, unit="img", file=sys.stderr, disable=not progress or not todo):
         image_id = record["image_id"]
         row = features.row_of[image_id]
@@ -87,17 +94,15 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
         for ann in instances.annotations.get(image_id, []):
             by_category.setdefault(instances.categories[ann["category_id"]], []).append(ann)
         for name in sorted(record["objects"], key=index.__getitem__):
-            union = category_mask(by_category[name], height, width).astype(np.float64)
+            union = category_mask(by_category[name], height, width)
             if not union.any():
                 counts["empty_masks"] = counts.get("empty_masks", 0) + 1
                 continue
-            image_ids.append(image_id)
-            category.append(index[name])
-            importance.append(proposal_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row])))
-            masks.append(grid_mask(union, grid))
-    return CaptionHumanArrays(np.asarray(image_ids, np.int64), np.asarray(category, np.int64),
-                              np.stack(importance).astype(np.float32) if importance else np.zeros((0, k), np.float32),
-                              np.stack(masks) if masks else np.zeros((0, grid, grid), bool))
+            image_ids[m], category[m] = image_id, index[name]
+            importance[m] = binary_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row]))
+            masks[m] = grid_mask(union.astype(np.float32), grid)  # a 0/1 map: float32 is exact
+            m += 1
+    return CaptionHumanArrays(image_ids[:m].copy(), category[:m].copy(), importance[:m].copy(), masks[:m].copy())
 
 
 def write_caption_human(path: str | Path, arrays: CaptionHumanArrays) -> Path:

@@ -22,6 +22,18 @@ def box_pixel_bounds(boxes: torch.Tensor, height: int, width: int) -> torch.Tens
     return torch.from_numpy(pixel_bounds(boxes.detach().cpu().numpy(), height, width))
 
 
+def eq1_from_masses(inside: np.ndarray, total: np.ndarray | float, area: np.ndarray, pixels: int) -> np.ndarray:
+    """Eq. 1 from masses: inside [..., K] float64 (map mass in each box), total (the map's mass), area [..., K]
+    float64 (box pixels), pixels = H x W -> s [..., K] float64. s = (in / a) / (in / a + out / rest) =
+    in * rest / (in * rest + out * a), without dividing by 0: a zero-area box has in = 0 (s = 0); a
+    whole-image box has rest = out = 0 (s = 1 when in > 0)."""
+    outside = np.maximum(total - inside, 0.0)
+    rest = pixels - area
+    num = inside * rest
+    den = num + outside * area
+    return np.where(den > 0, num / np.maximum(den, 1e-300), (rest == 0) & (inside > 0))
+
+
 def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Eq. 1: s_r = E_in / (E_in + E_out), E_in = mass inside / a_r, E_out = mass outside / (HW - a_r).
 
@@ -51,14 +63,7 @@ def human_importance(maps: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor
     corners = np.where((r > 0) & (cols[batch, j] > 0), integral[batch, np.maximum(r - 1, 0), j], 0.0)
     inside = corners[0] - corners[1] - corners[2] + corners[3]  # [B, K]
     total = prefix[:, :, -1].sum(1, keepdim=True).numpy()
-    outside = np.maximum(total - inside, 0.0)
-    area = ((c1 - c0) * (r1 - r0)).astype(np.float64)
-    rest = height * width - area
-    # s = (in / a) / (in / a + out / rest) = in * rest / (in * rest + out * a), without dividing by 0:
-    # a zero-area box has in = 0 (s = 0); a whole-image box has rest = out = 0 (s = 1 when in > 0).
-    num = inside * rest
-    den = num + outside * area
-    score = np.where(den > 0, num / np.maximum(den, 1e-300), (rest == 0) & (inside > 0))
+    score = eq1_from_masses(inside, total, ((c1 - c0) * (r1 - r0)).astype(np.float64), height * width)
     if mask is not None:
         score = score * mask.detach().cpu().numpy()
     return torch.from_numpy(score.astype(np.float32)).to(maps.device)
