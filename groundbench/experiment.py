@@ -5,6 +5,7 @@ builds its loaders and selection score, and checks a checkpoint against the data
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .checkpoint import code_version, load_checkpoint
 from .data.stamps import sha256_file
 from .locking import exclusive
@@ -210,8 +211,13 @@ def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
               observe: Callable[[torch.nn.Module], dict] | None = None) -> Path:
     """Train ``spec.method`` on ``store``; returns the best checkpoint's path. ``observe(model)`` adds
     values to each epoch's history (diagnostics such as ``groundbench.trace``), never to selection.
-    The run directory is locked for the whole run (one writer) and checked writable before any work."""
-    with exclusive(spec.out, f"train {spec.method}"):
+    The run directory is locked for the whole run (one writer) and checked writable before any work.
+    Under torchrun every rank calls this; rank 0 alone holds the lock and writes (distributed.py)."""
+    if distributed.active() and spec.resume:
+        raise GroundbenchError("--resume is not supported under torchrun / --nproc (each rank's random streams "
+                               "are not checkpointed): resume the run single-process, or restart it", path=spec.out)
+    lock = exclusive(spec.out, f"train {spec.method}") if distributed.is_main() else contextlib.nullcontext()
+    with lock:
         return _train_locked(spec, store, ref, echo, observe)
 
 
@@ -225,6 +231,11 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
         raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)
     check_before_training(model, model_spec, method, task, store, train_set, echo)
     loader = task.loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
+    batches, shards = loader, None
+    if distributed.active():  # this rank's slice of every global batch, same permutation as one process
+        distributed.check_global_batch(method.batch_size)
+        batches = distributed.shard_loader(loader)
+        shards = batches.batch_sampler
     selection = get_selection(spec.select)
     select = selection.build(task, store, spec.device)
     metadata = {
@@ -238,9 +249,12 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
         "data": ref.to_dict(), "data_manifest_sha256": sha256_file(Path(store.root) / "manifest.json"),
         **task.metadata(store),
     }
+    if distributed.active():
+        metadata["train"]["processes"] = distributed.world_size()  # absent (1) in single-process runs
+        distributed.seed_rank_streams(spec.seed)
     config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
     trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe,
-                      generators={"train_loader": loader.generator})
+                      generators={"train_loader": loader.generator}, shards=shards)
     if spec.resume:
         _check_same_selection(spec.out / "last.json", spec.select)
         trainer.resume()
@@ -251,7 +265,7 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
         echo(f"Resuming {spec.out} after epoch {trainer.state.epoch}")
     echo(f"Training {method.name} ({metadata['model']['name']}, {task.name}) on {len(train_set)} examples for "
          f"{method.epochs} epochs -> {spec.out}")
-    state = trainer.fit(lambda epoch: loader, len(loader))
+    state = trainer.fit(lambda epoch: batches, len(batches))
     echo(f"Best val score {state.best_score:.2f} at epoch {state.best_epoch}: {spec.out / 'best.safetensors'}")
     return spec.out / "best.safetensors"
 

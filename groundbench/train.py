@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import distributed
 from .checkpoint import flatten_optimizer_state, load_checkpoint, save_checkpoint, unflatten_optimizer_state
 from .errors import GroundbenchError
 from .io import read_json, write_json
@@ -90,13 +91,22 @@ class Trainer:
     epoch counter, best score, history and every random stream (``rng_state``; pass the training loader's
     shuffling generator in ``generators``), so a run killed at any instant and resumed gives the same weights,
     bit for bit, as one never interrupted - on the same torch build, device and thread count.
+
+    Under torchrun (``distributed.active()``) the model trains wrapped in DistributedDataParallel; pass the
+    rank's ``distributed.ShardedBatches`` as ``shards`` (loss weights of an uneven last batch). Rank 0 alone
+    validates (the score is broadcast), writes files and prints; see groundbench/distributed.py.
     """
 
     def __init__(self, model: torch.nn.Module, method: Method, task: Task, config: TrainConfig, run_dir: Path,
                  metadata: dict, select: Callable[[torch.nn.Module], float],
                  observe: Callable[[torch.nn.Module], dict] | None = None,
-                 generators: dict[str, torch.Generator] | None = None):
+                 generators: dict[str, torch.Generator] | None = None,
+                 shards: distributed.ShardedBatches | None = None):
         self.model = model.to(config.device)
+        self.parallel = distributed.active()
+        self.main = distributed.is_main()
+        self.shards = shards
+        self.train_model = distributed.wrap(self.model, config.device) if self.parallel else self.model
         self.method = method
         self.task = task
         self.config = config
@@ -150,15 +160,17 @@ class Trainer:
         device = self.config.device
         while self.state.epoch < self.config.epochs:
             epoch = self.state.epoch + 1
-            self.model.train()
+            self.train_model.train()
             start, totals, seen = time.time(), {}, 0
-            bar = tqdm(train_batches(epoch), total=num_batches, file=sys.stderr, leave=False,
+            bar = tqdm(train_batches(epoch), total=num_batches, file=sys.stderr, leave=False, disable=not self.main,
                        desc=f"{self.method.name} epoch {epoch}/{self.config.epochs}", dynamic_ncols=True)
-            for batch in bar:
+            for step, batch in enumerate(bar):
                 batch = batch.to(device)
-                loss, logs = self.method.loss(self.model, batch, self.task)
+                loss, logs = self.method.loss(self.train_model, batch, self.task)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at epoch {epoch}: {logs}")
+                if self.shards is not None and self.shards.weight(step) != 1.0:
+                    loss = loss * self.shards.weight(step)  # an uneven last global batch (distributed.py)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
@@ -169,16 +181,21 @@ class Trainer:
                 bar.set_postfix({k: f"{v / seen:.3f}" for k, v in totals.items()})
             bar.close()
             self.model.eval()
-            score = float(self.select(self.model))
-            record = {"epoch": epoch, "seconds": round(time.time() - start, 2), "val_score": score,
-                      **{k: v / max(seen, 1) for k, v in totals.items()}}
-            if self.observe is not None:
+            score = float(self.select(self.model)) if self.main else 0.0
+            means = {k: v / max(seen, 1) for k, v in totals.items()}
+            if self.parallel:  # every rank agrees on the score (so on "best"); the logs are the ranks' mean
+                score, means = distributed.broadcast_float(score), distributed.mean_over_ranks(means)
+            record = {"epoch": epoch, "seconds": round(time.time() - start, 2), "val_score": score, **means}
+            if self.observe is not None and self.main:
                 record.update(self.observe(self.model))
             self.state.epoch = epoch
             self.state.history.append(record)
             improved = score > self.state.best_score
             if improved:
                 self.state.best_score, self.state.best_epoch = score, epoch
+            if not self.main:
+                continue
+            if improved:
                 self._save("best")
             self._save("last")
             remaining = (self.config.epochs - epoch) * record["seconds"]
@@ -186,9 +203,11 @@ class Trainer:
                        + "  ".join(f"{k} {v:.4f}" for k, v in record.items() if k not in ("epoch", "seconds"))
                        + f"  ({record['seconds']:.1f}s{', best' if improved else ''}; ETA {remaining:.0f}s)",
                        file=sys.stderr)
-        write_json(self.run_dir / "history.json", {"best_epoch": self.state.best_epoch,
-                                                   "best_val_score": self.state.best_score,
-                                                   "history": self.state.history})
+        if self.main:
+            write_json(self.run_dir / "history.json", {"best_epoch": self.state.best_epoch,
+                                                       "best_val_score": self.state.best_score,
+                                                       "history": self.state.history})
+        distributed.barrier()  # the other ranks go on only once rank 0's files are written
         return self.state
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from .. import distributed
 from ..errors import GroundbenchError
 from ..experiment import (RunSpec, check_device, default_cache_root, ensure_pretrained, open_data,
                           resolve_method, train_run)
@@ -44,9 +46,13 @@ PATH = click.Path(path_type=Path)
               "val-spearman (gradient vs human importance); never test")
 @click.option("--resume", is_flag=True, help="continue an interrupted run from RUN/last.safetensors")
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE", help="synthetic world and pretrained runs")
+@click.option("--nproc", type=click.IntRange(1), help="data-parallel over NPROC processes on this machine: runs "
+              "this command under torchrun (README, 'GPU and multi-GPU'); --batch-size stays the global batch")
 def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
-          hint_fraction, model_spec, model_args, select, resume, cache_dir):
+          hint_fraction, model_spec, model_args, select, resume, cache_dir, nproc):
     """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
+    if nproc is not None:
+        raise SystemExit(distributed.launch(nproc, _args_without_nproc(click.get_current_context())))
     task_obj = get_task(task)
     split = split or task_obj.default_split
     if split not in task_obj.splits:
@@ -64,7 +70,13 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
     resolve_method(method, task_obj, method_overrides)  # bad settings fail here, before any work
     cache_root = cache_dir or default_cache_root()
     device = check_device(device)
-    echo = click.echo
+    # under torchrun: join the process group until the command ends; the rank's device (cuda:LOCAL_RANK)
+    device = click.get_current_context().with_resource(distributed.process_group(device))
+    if resume and distributed.active():
+        raise GroundbenchError("--resume is not supported under torchrun / --nproc: resume the run single-process, "
+                               "or restart it")
+    distributed.check_global_batch(resolve_method(method, task_obj, method_overrides).batch_size)
+    echo = click.echo if distributed.is_main() else (lambda message: None)
     if model_spec is None:
         task_obj.model_name(METHODS[method].model)  # a method without a model for this task fails here, before work
     elif METHODS[method].model != "updn":
@@ -77,8 +89,10 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
     if model_spec is not None and not is_builtin(model_spec):
         resolve_model_class(model_spec)  # import errors before any work
     out = out or Path("runs") / f"{method}-{task}-{split}-s{seed}"
-    check_writable(out / "last.safetensors")
-    store, ref = open_data(data, cache_root, echo, task, split)
+    if distributed.is_main():
+        check_writable(out / "last.safetensors")
+    with distributed.main_first():  # rank 0 generates the synthetic world (first use), then the others open it
+        store, ref = open_data(data, cache_root, echo, task, split)
     task_obj.check_split(split, store)
     if METHODS[method].fine_tune and init is None and not resume:
         init = ensure_pretrained(store, ref, task, split, seed, device, cache_root, echo,
@@ -87,3 +101,19 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
                    resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"),
                    model=model_spec, model_args=args if model_spec else None, select=select)
     train_run(spec, store, ref, echo)
+
+
+def _args_without_nproc(ctx: click.Context) -> list[str]:
+    """The command's own arguments as given (defaults left out), without --nproc: what each rank runs."""
+    args = ["train"]
+    for param in ctx.command.params:
+        value = ctx.params[param.name]
+        if param.name == "nproc" or value is None or ctx.get_parameter_source(param.name) == ParameterSource.DEFAULT:
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif param.is_flag:
+            args += [param.opts[0]] if value else []
+        else:
+            args += [param.opts[0], str(value)]
+    return args
