@@ -1,0 +1,2 @@
+"""Pictures: proposal importance painted over the image (``groundbench explain``) and result plots
+(``groundbench plot``)."""
