@@ -19,13 +19,11 @@ A claim whose records are missing is "not measurable here" with the missing reco
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from scipy import stats
-
 from .io import read_json
+from .metrics.stats import t_interval
 from .results import load_record
 
 PAPER = "Selvaraju et al., ICCV 2019"
@@ -86,15 +84,6 @@ def _value(record, metric: str) -> float | None:
     return None if entry is None else entry.value
 
 
-def _t_interval(diffs: list[float]) -> tuple[float, tuple[float, float] | None]:
-    mean = sum(diffs) / len(diffs)
-    if len(diffs) < 2:
-        return mean, None
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1))
-    half = stats.t.ppf(0.975, len(diffs) - 1) * sd / math.sqrt(len(diffs))
-    return mean, (mean - half, mean + half)
-
-
 def _verdict(interval: tuple[float, float] | None, kind: str) -> str:
     if interval is None:
         return "not shown (one seed: no interval)"
@@ -117,7 +106,7 @@ def _paired(claim: Claim, root: Path) -> dict:
         return {"verdict": f"not measurable here (no records: {', '.join(missing) or 'no shared seeds'})"}
     a = [_value(a_rows[s], claim.metric) for s in seeds]
     b = [_value(b_rows[s], metric_b) for s in seeds]
-    mean, interval = _t_interval([y - x for x, y in zip(a, b)])
+    mean, interval = t_interval([y - x for x, y in zip(a, b)])
     return {"a": sum(a) / len(a), "b": sum(b) / len(b), "difference": mean, "ci95": interval, "seeds": seeds,
             "verdict": _verdict(interval, claim.kind),
             "records": [f"records/{claim.benchmark}/{m}-s{s}.json" for m in dict.fromkeys(claim.rows) for s in seeds]}

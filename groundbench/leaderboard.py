@@ -45,6 +45,7 @@ class Cell:
     std: float | None
     n_values: int
     n_questions: float | None
+    versus: dict | None = None  # against a baseline row (leaderboard_significance.py), when one was asked for
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Row:
     benchmark: str = ""
     setting: str = ""
     label: str = ""
+    by_seed: dict[str, dict] = field(default_factory=dict)  # column -> {seed: value}
 
     @property
     def measured(self) -> bool:
@@ -202,6 +204,8 @@ def _rows(bench: str, rows: dict[tuple[str, str, str], _Members], cols: Sequence
         for col in cols:
             named = [(n, r.metrics[col]) for n, r in members if col in r.metrics and r.metrics[col].value is not None]
             row.cells[col] = _cell([m.value for _, m in named], [m.n for _, m in named], col, [n for n, _ in named])
+            row.by_seed[col] = {r.seed: m.value for r in (rec for _, rec in members)
+                                if (m := r.metrics.get(col)) is not None and m.value is not None}
         out.append(row)
     return sorted(out, key=_row_key)
 
@@ -265,7 +269,8 @@ def _row_dict(row: Row, best: set[str]) -> dict[str, Any]:
         "n_seeds": len(row.seeds),
         "records": row.records,
         "cells": {
-            c: {"mean": cell.mean, "std": cell.std, "n_seeds": cell.n_values, "n_questions": cell.n_questions}
+            c: {"mean": cell.mean, "std": cell.std, "n_seeds": cell.n_values, "n_questions": cell.n_questions,
+                **({"versus": cell.versus} if cell.versus is not None else {})}
             for c, cell in row.cells.items()
         },
         "best": sorted(best, key=list(row.cells).index),

@@ -132,6 +132,10 @@ def _cell(row: Row, column: str, best: bool) -> str:
     n_seeds = len(row.seeds)
     if cell.n_values < n_seeds:
         text += f'<span class="sd">({cell.n_values}/{n_seeds} seeds)</span>'
+    if cell.versus is not None and cell.versus["significant"]:
+        d = cell.versus
+        text += f'<sup title="vs {html.escape(d["baseline"])}: {d["difference"]:+.{digits}f}, 95% CI over seeds ' \
+                f'[{d["ci95"][0]:.{digits}f}, {d["ci95"][1]:.{digits}f}]">†</sup>'
     return f'<td class="{cls}" data-v="{cell.mean!r}">{text}</td>'
 
 

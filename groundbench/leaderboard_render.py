@@ -108,6 +108,8 @@ def cell_text(cell: Cell, digits: int, n_seeds: int, style: Style) -> str:
         text += f"{style.pm}{cell.std:.{digits}f}"
     if cell.n_values < n_seeds:
         text += f" ({cell.n_values}/{n_seeds})"
+    if cell.versus is not None and cell.versus["significant"]:
+        text += "†"  # leaderboard_significance.MARK
     return text
 
 

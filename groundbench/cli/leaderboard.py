@@ -31,8 +31,10 @@ from ..leaderboard import FORMATS, SHIPPED_REPORTED, build_leaderboard, load_rec
 @click.option("--reported", type=click.Path(path_type=Path), default=None,
               help="paper rows to show beside a synthetic world's table when --dir holds none for its real "
                    "analogue [this source tree's leaderboards/reported]")
+@click.option("--baseline", default=None, help="mark (†) the cells of each measured row whose paired per-seed "
+              "difference from this method's row has a 95%% t-interval excluding 0, e.g. --baseline updn")
 def leaderboard(directory: Path, benchmark: str | None, fmt: str, columns: str | None, out: Path | None,
-                reported: Path | None) -> None:
+                reported: Path | None, baseline: str | None) -> None:
     """Tables of mean ± std over seeds: rows are methods, columns are metrics (never edited by hand)."""
     if out is not None:
         check_writable(out)
@@ -47,10 +49,16 @@ def leaderboard(directory: Path, benchmark: str | None, fmt: str, columns: str |
         else:
             click.echo(f"no result records under {directory}")
         return
+    if baseline is not None:
+        from ..leaderboard_significance import legend, mark_against
+
+        tables = mark_against(tables, baseline)
     if fmt == "json":
         text = json.dumps([table_to_dict(t) for t in tables], indent=2) + "\n"
     else:
         text = render(tables, fmt, root=directory, out=out)
+        if baseline is not None and fmt in ("markdown", "latex"):
+            text += ("" if fmt == "markdown" else "% ") + legend(baseline) + "\n"
     if out is None:
         click.echo(text, nl=False)
         return

@@ -80,3 +80,15 @@ def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     if not math.isfinite(std):
         raise OverflowError("sample standard deviation beyond the float range")
     return mean, std
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, tuple[float, float] | None]:
+    """(mean, its ``level`` Student-t interval with n - 1 degrees of freedom) of a few values, e.g. per-seed
+    paired differences; the interval is None under 2 values."""
+    from scipy import stats
+
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1)) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, (mean - half, mean + half)
