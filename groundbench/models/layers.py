@@ -54,3 +54,30 @@ class SplitForward(nn.Module):
     def encode_question(self, q: torch.Tensor) -> torch.Tensor:
         """q: [B, T] -> [B, num_hid]."""
         return self.question(q)
+
+
+
+class _Bmm(torch.autograd.Function):
+    """``torch.bmm(a, b)`` (a [B, M, N], b [B, N, P] -> [B, M, P]) with autograd's own backward formula, except
+    that a product with inner size N = 1 (an outer product: every entry is a single product) is taken as the
+    elementwise ``a * b``, which is bit-identical and several times cheaper on CPU than one GEMM call per
+    sample. bmm's backward has such products (``a^T grad`` when M = 1), and so has its double backward; the
+    backward calls ``_Bmm`` again, so the derivatives of every order keep autograd's numbers."""
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, b)
+        return a * b if a.shape[2] == 1 else torch.bmm(a, b)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        a, b = ctx.saved_tensors
+        grad_a = _Bmm.apply(grad, b.transpose(1, 2)) if ctx.needs_input_grad[0] else None
+        grad_b = _Bmm.apply(a.transpose(1, 2), grad) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+def attend(att: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+    """Attention-weighted sum: att [B, K], feats [B, K, H] -> [B, H]; bit-identical to
+    ``torch.bmm(att.unsqueeze(1), feats).squeeze(1)`` in value and in first and second derivatives."""
+    return _Bmm.apply(att.unsqueeze(1), feats).squeeze(1)

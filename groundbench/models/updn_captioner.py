@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .layers import attend
 from .protocol import CaptionOutput
 
 Ctx = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -101,7 +102,7 @@ class UpDnCaptioner(nn.Module):
         h_att, c_att, h_lang, c_lang = state
         h_att, c_att = self.att_lstm(torch.cat([h_lang, v_mean, word], dim=1), (h_att, c_att))
         att = self.attention(v_proj, h_att, mask)
-        attended = torch.bmm(att.unsqueeze(1), feats).squeeze(1)
+        attended = attend(att, feats)
         h_lang, c_lang = self.lang_lstm(torch.cat([attended, h_att], dim=1), (h_lang, c_lang))
         logits = self.logit(self.out_dropout(h_lang))
         return logits, att, (h_att, c_att, h_lang, c_lang)
