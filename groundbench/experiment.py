@@ -13,8 +13,9 @@ from typing import Any, Callable
 
 import torch
 
-from . import __version__, distributed
+from . import __version__, distributed, precision
 from .checkpoint import code_version, load_checkpoint
+from .data.dataset import for_device
 from .data.stamps import sha256_file
 from .locking import exclusive
 from .loading import build_checked, check_metadata, load_any_model, load_weights, model_spec_for
@@ -119,6 +120,9 @@ class RunSpec:
     model: str | None = None  # a user's model (--model): built-in name, package.module:Class or entry point
     model_args: dict | None = None  # its constructor arguments (--model-args)
     select: str = "val-score"  # the selection criterion (selection.py), val only
+    precision: str = "auto"  # precision.CHOICES; auto: bf16 on capable CUDA, else fp32 (precision.py)
+    compile: bool = False  # torch.compile the model (plain methods only)
+    workers: int | None = None  # DataLoader workers; None: 0 on CPU, 4 on CUDA (data/dataset.for_device)
 
 
 def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Method:
@@ -207,6 +211,12 @@ def check_before_training(model: torch.nn.Module, model_spec: dict, method: Meth
         echo(f"note: {note}")
 
 
+def _first_batch(task: Task, train_set: Any, batch_size: int, device: str) -> Any:
+    """The first ``batch_size`` training examples in store order, on ``device`` (no random stream touched)."""
+    subset = torch.utils.data.Subset(train_set, range(min(batch_size, len(train_set))))
+    return next(iter(task.loader(subset, batch_size, shuffle=False))).to(device)
+
+
 def train_run(spec: RunSpec, store: Any, ref: DataRef, echo: Echo,
               observe: Callable[[torch.nn.Module], dict] | None = None) -> Path:
     """Train ``spec.method`` on ``store``; returns the best checkpoint's path. ``observe(model)`` adds
@@ -229,13 +239,18 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
     train_set = task.train_dataset(store, human_only=method.fine_tune, hint_fraction=spec.hint_fraction, seed=spec.seed)
     if len(train_set) == 0:
         raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)
+    if spec.compile:
+        precision.check_compile(method)
     check_before_training(model, model_spec, method, task, store, train_set, echo)
+    amp = precision.choose(spec.precision, spec.device, model, lambda: _first_batch(task, train_set, method.batch_size,
+                                                                                    spec.device), task, method, echo)
     loader = task.loader(train_set, method.batch_size, shuffle=True, seed=spec.seed)
     batches, shards = loader, None
     if distributed.active():  # this rank's slice of every global batch, same permutation as one process
         distributed.check_global_batch(method.batch_size)
         batches = distributed.shard_loader(loader)
         shards = batches.batch_sampler
+    batches = for_device(batches, spec.device, spec.workers)  # same batch sampler (and shards), same order
     selection = get_selection(spec.select)
     select = selection.build(task, store, spec.device)
     metadata = {
@@ -251,8 +266,13 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
     }
     if distributed.active():
         metadata["train"]["processes"] = distributed.world_size()  # absent (1) in single-process runs
+    if amp.name != "fp32":
+        metadata["train"]["precision"] = amp.name  # absent: fp32 (the records' runs, unchanged)
+    if spec.compile:
+        metadata["train"]["compiled"] = True
         distributed.seed_rank_streams(spec.seed)
-    config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device)
+    config = TrainConfig(epochs=method.epochs, lr=method.lr, seed=spec.seed, device=spec.device,
+                         precision=amp.name, compile=spec.compile)
     trainer = Trainer(model, method, task, config, spec.out, metadata, select=select, observe=observe,
                       generators={"train_loader": loader.generator}, shards=shards)
     if spec.resume:

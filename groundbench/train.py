@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import distributed
+from . import distributed, precision
 from .checkpoint import flatten_optimizer_state, load_checkpoint, save_checkpoint, unflatten_optimizer_state
 from .errors import GroundbenchError
 from .io import read_json, write_json
@@ -44,6 +44,8 @@ class TrainConfig:
     seed: int = 0
     grad_clip: float = 0.25
     device: str = "cpu"
+    precision: str = "fp32"  # a resolved name of precision.PRECISIONS (fp32: the plain, bit-stable path)
+    compile: bool = False  # torch.compile the training forward (plain methods only: precision.check_compile)
 
 
 @dataclass
@@ -107,6 +109,10 @@ class Trainer:
         self.main = distributed.is_main()
         self.shards = shards
         self.train_model = distributed.wrap(self.model, config.device) if self.parallel else self.model
+        if config.compile:
+            precision.check_compile(method)
+            self.train_model = precision.compiled(self.train_model)
+        self.amp = precision.Amp(precision.PRECISIONS[config.precision], config.device)
         self.method = method
         self.task = task
         self.config = config
@@ -166,15 +172,15 @@ class Trainer:
                        desc=f"{self.method.name} epoch {epoch}/{self.config.epochs}", dynamic_ncols=True)
             for step, batch in enumerate(bar):
                 batch = batch.to(device)
-                loss, logs = self.method.loss(self.train_model, batch, self.task)
+                with self.amp.autocast():  # fp32: no autocast
+                    loss, logs = self.method.loss(self.train_model, batch, self.task)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at epoch {epoch}: {logs}")
                 if self.shards is not None and self.shards.weight(step) != 1.0:
                     loss = loss * self.shards.weight(step)  # an uneven last global batch (distributed.py)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-                self.optimizer.step()
+                self.amp.backward(loss)
+                self.amp.step(self.optimizer, self.model.parameters(), self.config.grad_clip)
                 seen += 1
                 for key, value in logs.items():
                     totals[key] = totals.get(key, 0.0) + value

@@ -12,6 +12,7 @@ from ..experiment import (RunSpec, check_device, default_cache_root, ensure_pret
                           resolve_method, train_run)
 from ..io import check_writable
 from ..methods import METHODS
+from ..precision import CHOICES as PRECISIONS, check_compile
 from ..models import is_builtin
 from ..models.external import read_model_args, resolve_model_class
 from ..recipes import load_recipe
@@ -48,8 +49,13 @@ PATH = click.Path(path_type=Path)
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE", help="synthetic world and pretrained runs")
 @click.option("--nproc", type=click.IntRange(1), help="data-parallel over NPROC processes on this machine: runs "
               "this command under torchrun (README, 'GPU and multi-GPU'); --batch-size stays the global batch")
+@click.option("--precision", "precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="fp32, bf16 or fp16 (GradScaler) autocast; auto: bf16 on a CUDA GPU that supports it, else fp32 "
+              "(reduced precision is checked against fp32 on the first batch: README, 'Mixed precision and speed')")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (plain methods; not HINT's family)")
+@click.option("--workers", type=click.IntRange(0), help="DataLoader worker processes [0 on cpu, 4 on cuda]")
 def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
-          hint_fraction, model_spec, model_args, select, resume, cache_dir, nproc):
+          hint_fraction, model_spec, model_args, select, resume, cache_dir, nproc, precision, compile_, workers):
     """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
     if nproc is not None:
         raise SystemExit(distributed.launch(nproc, _args_without_nproc(click.get_current_context())))
@@ -67,7 +73,9 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
                                                "lam": lam}.items() if v is not None})
     if "lam" in method_overrides and not hasattr(METHODS[method], "lam"):
         raise GroundbenchError(f"--lam does not apply to '{method}'")
-    resolve_method(method, task_obj, method_overrides)  # bad settings fail here, before any work
+    resolved = resolve_method(method, task_obj, method_overrides)  # bad settings fail here, before any work
+    if compile_:
+        check_compile(resolved)
     cache_root = cache_dir or default_cache_root()
     device = check_device(device)
     # under torchrun: join the process group until the command ends; the rank's device (cuda:LOCAL_RANK)
@@ -99,7 +107,8 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
                                  model=model_spec, model_args=args if model_spec else None)
     spec = RunSpec(method, task, split, out, seed=seed, device=device, init=init, hint_fraction=hint_fraction,
                    resume=resume, method_overrides=method_overrides, model_overrides=recipe.get("model_config"),
-                   model=model_spec, model_args=args if model_spec else None, select=select)
+                   model=model_spec, model_args=args if model_spec else None, select=select, precision=precision,
+                   compile=compile_, workers=workers)
     train_run(spec, store, ref, echo)
 
 

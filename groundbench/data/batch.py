@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 HAT_GRID = 64
+TENSORS = ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
 
 
 @dataclass
@@ -36,12 +37,16 @@ class Batch:
     question_types: list[str] = field(default_factory=list)
 
     def to(self, device: torch.device | str) -> "Batch":
-        """Move every tensor to ``device``; metadata lists stay as they are."""
-        moved = {
-            name: getattr(self, name).to(device)
-            for name in ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
-        }
+        """Move every tensor to ``device``; metadata lists stay as they are. Copies to a CUDA device are
+        non-blocking (overlapped with compute when the batch is pinned: ``pin_memory``); any other copy is the
+        ordinary synchronous one (a non-blocking device-to-host copy could be read before it lands)."""
+        non_blocking = torch.device(device).type == "cuda"
+        moved = {name: getattr(self, name).to(device, non_blocking=non_blocking) for name in TENSORS}
         return replace(self, **moved)
+
+    def pin_memory(self) -> "Batch":
+        """The batch in page-locked memory (DataLoader(pin_memory=True) calls this in its pinning thread)."""
+        return replace(self, **{name: getattr(self, name).pin_memory() for name in TENSORS})
 
     def __len__(self) -> int:
         return int(self.v.shape[0])
