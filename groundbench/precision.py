@@ -127,9 +127,9 @@ class Agreement:
     loss_rel: float
     grad_cosine: float
 
-    def failures(self, tol: Tolerance = TOLERANCE) -> list[str]:
-        """What misses ``tol`` (NaN misses everything)."""
-        out = []
+    def failures(self, tol: Tolerance | None = None) -> list[str]:
+        """What misses ``tol`` (default: TOLERANCE; NaN misses everything)."""
+        tol, out = tol or TOLERANCE, []
         if not self.spearman_mean >= tol.min_spearman:
             out.append(f"importance Spearman {self.spearman_mean:.4f} < {tol.min_spearman}")
         if not self.loss_rel <= tol.max_loss_rel:
@@ -205,14 +205,14 @@ def agreement(model: torch.nn.Module, batch: Any, task: Any, method: Any, precis
 
 
 def choose(requested: str, device: str | torch.device, model: torch.nn.Module, first_batch: Callable[[], Any],
-           task: Any, method: Any, echo: Callable[[str], None], tolerance: Tolerance = TOLERANCE) -> Precision:
+           task: Any, method: Any, echo: Callable[[str], None], tolerance: Tolerance | None = None) -> Precision:
     """The precision a run trains in: ``requested`` resolved for ``device`` and, when reduced, checked against
     fp32 on ``first_batch()``; ``auto`` falls back to fp32 with a note on a miss, an explicit choice is refused."""
     precision = resolve(requested, device)
     if precision.dtype is None:
         return precision
     result = agreement(model, first_batch(), task, method, precision, device)
-    misses = result.failures(tolerance)
+    misses = result.failures(tolerance or TOLERANCE)
     if not misses:
         echo(f"precision {precision.name}: {result.summary()}")
         return precision
