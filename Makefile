@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 
-.PHONY: demo demo-captioning test bench install
+.PHONY: demo demo-captioning test bench bench-gpu install
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -27,3 +27,7 @@ test: install
 
 bench: install
 	$(PY) -m benchmarks.run_all
+
+# GPU throughput at the real model size (benchmarks/gpu.py); `make bench-gpu ARGS=--small` runs it CPU-sized.
+bench-gpu: install
+	$(PY) -m benchmarks.gpu $(ARGS) $(BENCH_ARGS)
