@@ -1,7 +1,7 @@
 """Leaderboard: validate result records, aggregate seeds (mean ± std) into plain tables.
 
 JSON first: :func:`aggregate` returns plain :class:`Table` objects and :func:`table_to_dict` their JSON form;
-the renderers (leaderboard_render.py: Markdown, LaTeX, CSV; leaderboard_html.py: the HTML page) only format
+the renderers (leaderboard_render.render: Markdown, LaTeX, CSV; leaderboard_html.py: the HTML page) only format
 them. Rows are (benchmark, method, model, source) groups, so a paper-reported row (source = a citation) is
 never averaged with a measured one. A table of a synthetic world also carries, in ``beside``, the reported
 rows of the real benchmark it imitates (leaderboard_benchmarks.analogue): a block of its own, below the
@@ -293,10 +293,3 @@ def table_to_dict(table: Table) -> dict[str, Any]:
             "rows": [_row_dict(r, {c for c in table.columns if i in beside_best[c]}) for i, r in enumerate(table.beside)],
         },
     }
-
-
-def render(tables: Sequence[Table], fmt: str = "markdown", **options: Any) -> str:
-    """All tables in ``fmt`` (FORMATS); see leaderboard_render.render (kept here for existing callers)."""
-    from .leaderboard_render import render as _render
-
-    return _render(tables, fmt, **options)

@@ -18,22 +18,10 @@ from groundbench.leaderboard import load_records
 from groundbench.results import metric_range, record_from_dict
 from groundbench.results_file import describe_json, read_results
 
+from test_cli import fails_cleanly, invoke
+
 REPO = Path(__file__).resolve().parent.parent
 DEEP = 100_000
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-def fails_cleanly(result, *needles) -> str:
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def dump(path: Path, obj) -> Path:

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from groundbench.cli import main
 from groundbench.errors import GroundbenchError
-from groundbench.leaderboard import aggregate, build_leaderboard, load_records, render, table_to_dict
+from groundbench.leaderboard import aggregate, build_leaderboard, load_records, table_to_dict
+from groundbench.leaderboard_render import render
 from groundbench.leaderboard_benchmarks import analogue
 from groundbench.leaderboard_render import CSV_LEAD, blocks
 from groundbench.results import Metric, make_record, save_record

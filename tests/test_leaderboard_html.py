@@ -9,7 +9,8 @@ from urllib.parse import unquote
 from click.testing import CliRunner
 
 from groundbench.cli import main
-from groundbench.leaderboard import build_leaderboard, render
+from groundbench.leaderboard import build_leaderboard
+from groundbench.leaderboard_render import render
 from groundbench.leaderboard_html import group_of
 
 from test_leaderboard import REPO, _save, write_fixture

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from groundbench.leaderboard import SHIPPED_REPORTED, build_leaderboard, load_records, render
+from groundbench.leaderboard import SHIPPED_REPORTED, build_leaderboard, load_records
+from groundbench.leaderboard_render import render
 from groundbench.leaderboard_benchmarks import BENCHMARKS
 
 from test_leaderboard import REPO

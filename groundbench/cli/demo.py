@@ -10,7 +10,7 @@ from ..demo import DEMO_METHODS, DemoSpec, run_demo
 from ..errors import GroundbenchError
 from ..experiment import check_device, default_cache_root
 from ..io import atomic_open
-from ..leaderboard import render
+from ..leaderboard_render import render
 from ..methods import METHODS
 from ..tasks import TASKS, get_task
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 
 from ..io import atomic_open, check_writable
-from ..leaderboard import FORMATS, SHIPPED_REPORTED, build_leaderboard, load_records, render, table_to_dict
+from ..leaderboard import FORMATS, SHIPPED_REPORTED, build_leaderboard, load_records, table_to_dict
+from ..leaderboard_render import render
 
 
 @click.command("leaderboard")

@@ -16,7 +16,8 @@ from .caption_masks import CaptionHumanArrays, read_caption_human
 from .caption_text import decode_caption
 from .feature_arrays import FeatureArrays
 from .store import hint_subsample
-from .store_check import check_features_match, check_records, check_strings, open_manifest, store_files
+from .store_check import (check_features_match, check_importance_width, check_records, check_strings, open_manifest,
+                          store_files)
 
 STORE_FORMAT = "groundbench-caption-store"
 STORE_VERSION = 1
@@ -82,12 +83,8 @@ class CaptionStore:
     def human(self, split: str) -> CaptionHumanArrays:
         """The split's human rows: image_ids [M], category [M], importance [M, K], hat_mask [M, G, G]."""
         if self._split(split) not in self._human:
-            human = read_caption_human(self.root / f"human_{split}.npz", PREPARE)
-            if human.importance.shape[1] != self.features.k_max:
-                raise GroundbenchError(f"importance has {human.importance.shape[1]} proposals per row, the "
-                                       f"features {self.features.k_max} (re-run {PREPARE})",
-                                       path=self.root / f"human_{split}.npz")
-            self._human[split] = human
+            path = self.root / f"human_{split}.npz"
+            self._human[split] = check_importance_width(read_caption_human(path, PREPARE), self.features.k_max, path, PREPARE)
         return self._human[split]
 
     def _records_with(self, split: str, human_only: bool, hint_fraction: float | None, seed: int) -> list[dict]:

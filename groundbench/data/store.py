@@ -10,7 +10,8 @@ from .attention import HumanArrays, read_human
 from .dataset import VQADataset
 from .feature_arrays import FeatureArrays
 from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
-from .store_check import check_features_match, check_records, check_strings, open_manifest, store_files
+from .store_check import (check_features_match, check_importance_width, check_records, check_strings, open_manifest,
+                          store_files)
 
 PREPARE = "`groundbench data vqa`"
 MANIFEST_KEYS = {"source": str, "split_scheme": str, "splits": dict, "files": dict, "num_answers": int,
@@ -86,12 +87,8 @@ class VQAStore:
     def human(self, split: str) -> HumanArrays:
         """The split's human importance [M, K] and grid masks [M, G, G] (questions with usable maps)."""
         if self._split(split) not in self._human:
-            human = read_human(self.root / f"human_{split}.npz", PREPARE)
-            if human.importance.shape[1] != self.features.k_max:
-                raise GroundbenchError(f"importance has {human.importance.shape[1]} proposals per row, the "
-                                       f"features {self.features.k_max} (re-run {PREPARE})",
-                                       path=self.root / f"human_{split}.npz")
-            self._human[split] = human
+            path = self.root / f"human_{split}.npz"
+            self._human[split] = check_importance_width(read_human(path, PREPARE), self.features.k_max, path, PREPARE)
         return self._human[split]
 
     def dataset(self, split: str, *, human_only: bool = False, hint_fraction: float | None = None,

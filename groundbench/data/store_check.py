@@ -194,3 +194,12 @@ def check_strings(value: object, kind: type, path: Path, prepare: str) -> None:
     if not ok:
         raise GroundbenchError(f"expected a JSON {'object' if kind is dict else 'list'} of strings (re-run {prepare})",
                                path=path)
+
+
+def check_importance_width(human, k_max: int, path: Path, prepare: str):
+    """``human`` (arrays with ``importance`` [M, K]) when its K is the features' ``k_max``, else an error naming
+    ``path``; shared by the VQA and caption stores."""
+    if human.importance.shape[1] != k_max:
+        raise GroundbenchError(f"importance has {human.importance.shape[1]} proposals per row, the features "
+                               f"{k_max} (re-run {prepare})", path=path)
+    return human
