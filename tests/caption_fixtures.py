@@ -106,12 +106,19 @@ def tsv_rows(rng: np.random.Generator) -> list[tuple]:
     return rows
 
 
+def karpathy_sentence(raw: str, sentid: int) -> dict:
+    """A dataset_coco.json sentence: ``sentid`` is the COCO caption annotation id, ``tokens`` lower-cased words
+    with punctuation dropped (as Karpathy's file has them; the reader uses ``raw``)."""
+    return {"tokens": "".join(c if c.isalnum() or c.isspace() else " " for c in raw.lower()).split(), "raw": raw,
+            "sentid": sentid}
+
+
 def write_coco_root(root: Path, *, words: str | None = None, seed: int = 0) -> Path:
     """Write the fixture under ``root``; ``words``: the text of a ROOT/visual_words.txt (else none is written,
     and the shipped coco_class_name.txt is the list: every COCO category exists here)."""
     root.mkdir(parents=True, exist_ok=True)
     categories = [{"id": CATEGORY_ID[n], "name": n, "supercategory": "thing"} for n in NAMES]
-    caption_id, ann_id = 1000, 5000
+    caption_id, ann_id, sentences = 1000, 5000, {}
     for coco_set in ("train2014", "val2014"):
         ids = [i for i, (s, _, _) in sorted(IMAGES.items()) if s == coco_set]
         annotations, instances = [], []
@@ -119,6 +126,7 @@ def write_coco_root(root: Path, *, words: str | None = None, seed: int = 0) -> P
             for text in CAPTIONS[image_id]:
                 caption_id += 1
                 annotations.append({"id": caption_id, "image_id": image_id, "caption": text})
+                sentences.setdefault(image_id, []).append(karpathy_sentence(text, caption_id))
             for name, seg, crowd in segments()[image_id]:
                 ann_id += 1
                 instances.append({"id": ann_id, "image_id": image_id, "category_id": CATEGORY_ID[name],
@@ -129,8 +137,9 @@ def write_coco_root(root: Path, *, words: str | None = None, seed: int = 0) -> P
                    {"images": images, "categories": categories, "annotations": instances})
     write_json(root / "split_robust_coco.json", {k: [{"img_id": i} for i in v] for k, v in ROBUST.items()})
     write_json(root / "dataset_coco.json", {"images": [
-        {"cocoid": i, "filepath": IMAGES[i][0], "filename": f"COCO_{i:012d}.jpg", "split": s,
-         "sentences": [{"tokens": t.lower().split(), "raw": t} for t in CAPTIONS[i]]} for i, s in KARPATHY.items()]})
+        {"cocoid": i, "filepath": IMAGES[i][0], "filename": f"COCO_{i:012d}.jpg", "split": s, "imgid": n,
+         "sentids": [x["sentid"] for x in sentences[i]], "sentences": [{**x, "imgid": n} for x in sentences[i]]}
+        for n, (i, s) in enumerate(KARPATHY.items())], "dataset": "coco"})
     (root / "features").mkdir(exist_ok=True)
     with open(root / TSV, "w") as handle:
         for row in tsv_rows(np.random.default_rng(seed)):
@@ -184,3 +193,10 @@ def truncate_rle(data):
 
 def drop_split(data):
     del data["images"][1]["split"]
+
+
+def without_captions_files(raw: Path) -> Path:
+    """Remove both captions files: the captions then come from dataset_coco.json's sentences."""
+    for coco_set in ("train2014", "val2014"):
+        (raw / f"captions_{coco_set}.json").unlink()
+    return raw

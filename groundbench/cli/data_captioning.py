@@ -37,7 +37,7 @@ def captioning(root, out, split_scheme, mask_fraction, mask_seed, words_file, mi
                + "; captions: " + ", ".join(f"{name} {n}" for name, n in m.get("captions", {}).items()))
     click.echo(f"vocabulary: {m['vocab_size']} tokens; visual words: {len(store.visual_words)} words over "
                f"{len(store.categories)} categories; K = {m['k_max']}, D = {m['feature_dim']}")
-    click.echo(f"split file: {m['split_file']}")
+    click.echo(f"split file: {m['split_file']}; captions from: {m['caption_source']}")
     skipped = m["skipped"]
     if skipped["counts"]:
         from ..data.coco_segmentation import Skipped

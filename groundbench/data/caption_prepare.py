@@ -5,7 +5,9 @@ Three steps, stamped and skipped on a re-run exactly as data/prepare.py's (see d
   features  features/*.npy, memory-mapped                                  (data/features.py)
   human     human_{split}.npz from the instance masks, Eq. 1               (data/caption_masks.py)
 ``manifest.json`` is removed before any work and written last: a failed or killed conversion leaves none.
-Images in the captions files that the split does not name are ignored (counted in the manifest).
+Images in the captions files that the split does not name are ignored (counted in the manifest). Without captions
+files, the captions are dataset_coco.json's sentences (data/coco.py caption_source; the manifest's caption_source
+says which, and the records step is redone when it changes).
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from .batch import HAT_GRID
 from .caption_masks import check_image_sizes, compute_caption_human, write_caption_human
 from .caption_store import STORE_FORMAT, STORE_VERSION
 from .caption_text import MAX_CAPTION_TOKENS, build_caption_vocab, caption_tokens
-from .coco import (CAPTION_FILES, INSTANCE_FILES, SPLIT_FILES, SPLITS, Captions, Instances, read_captions,
-                   read_instances, read_split, split_file, split_images)
+from .coco import (FROM_CAPTIONS, INSTANCE_FILES, SPLIT_FILES, SPLITS, Captions, Instances, caption_source,
+                   read_captions, read_instances, read_sentences, read_split, split_file, split_images)
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from ..locking import exclusive
 from .stamps import Steps, fingerprint, sha256_file, stamp_key, sweep_temporaries
@@ -76,16 +78,18 @@ def _shown(path: Path, root: Path) -> str:
 
 def _records_step(root: Path, out: Path, steps: Steps, words_path: Path, params: dict):
     """-> (records per split, the instances read (None when skipped), info for the manifest)."""
-    inputs = _paths(root, (*CAPTION_FILES, *INSTANCE_FILES))
+    source, caption_paths = caption_source(root)
+    instance_paths = _paths(root, INSTANCE_FILES)
     split_path = split_file(root, params["split_scheme"])
-    key = stamp_key("records", fingerprint(inputs, root), sha256_file(split_path), sha256_file(words_path), params)
+    key = stamp_key("records", fingerprint([*caption_paths, *instance_paths], root), sha256_file(split_path),
+                    sha256_file(words_path), params, source)
     info_path = out / ".stamps" / "records_info.json"
     if steps.done("records", key) and info_path.is_file():
         return {split: read_json(out / f"{split}.json") for split in SPLITS}, None, read_json(info_path)
     steps.begin("records")
     split_path, assignment = read_split(root, params["split_scheme"])
-    captions = read_captions(inputs[:2])
-    instances = read_instances(inputs[2:4])
+    captions = read_captions(caption_paths) if source == FROM_CAPTIONS else read_sentences(caption_paths[0])
+    instances = read_instances(instance_paths)
     words = load_visual_words(words_path, set(instances.categories.values()))
     ids = split_images(assignment, split_path, captions, instances)
     masked = masked_images(ids, params["mask_fraction"], params["mask_seed"])
@@ -97,7 +101,7 @@ def _records_step(root: Path, out: Path, steps: Steps, words_path: Path, params:
              write_json(out / "visual_words.json", words.words)]
     paths += [write_json(out / f"{split}.json", records[split], indent=None) for split in SPLITS]
     info = {"ignored_images": len(set(captions.file_of) - set(assignment)), "split_file": _shown(split_path, root),
-            "skipped": instances.skipped.to_dict(),
+            "caption_source": source, "skipped": instances.skipped.to_dict(),
             "unlisted_categories": sorted(set(instances.categories.values()) - listed)}
     write_json(info_path, info)
     steps.finish("records", key, paths)
@@ -192,7 +196,8 @@ def _prepare_captioning_locked(root: Path, out: Path, split_scheme: str, mask_fr
         "masks": {split: sum(r["has_masks"] for r in records[split]) for split in SPLITS},
         "mask_rows": masks["rows"], "empty_masks": masks["empty_masks"],
         "ignored_images": info["ignored_images"], "unlisted_categories": info["unlisted_categories"],
-        "split_file": info.get("split_file"), "skipped": info.get("skipped", {"counts": {}, "examples": {}}),
+        "split_file": info.get("split_file"), "caption_source": info["caption_source"],
+        "skipped": info.get("skipped", {"counts": {}, "examples": {}}),
         "files": {rel: {"bytes": e["bytes"], "sha256": e["sha256"]} for rel, e in sorted(steps.files.items())},
         "params": {**params, "hat_grid": HAT_GRID, "hat_threshold": HAT_THRESHOLD,
                    "max_caption_tokens": MAX_CAPTION_TOKENS},

@@ -6,9 +6,11 @@ GroundbenchError naming the file and the record.
 * ``instances_{train,val}2014.json``: COCO instances format: ``images``, ``categories [{"id", "name"}]``,
   ``annotations [{"id", "image_id", "category_id", "segmentation", "iscrowd"}]``; segmentation is polygons
   ``[[x1, y1, ...], ...]`` or RLE ``{"size": [h, w], "counts": list | str}`` (pycocotools' maskApi format).
-* ``dataset_coco.json``: Karpathy & Fei-Fei 2015's split, ``{"images": [{"cocoid", "split"}]}``; restval -> train.
+* ``dataset_coco.json``: Karpathy & Fei-Fei 2015's split, ``{"images": [{"cocoid", "split", "sentences": [{"sentid",
+  "raw", "tokens"}]}]}``; restval -> train. Its sentences are the captions when the root has no captions files.
 * ``split_robust_coco.json``: Lu et al. 2018 (Neural Baby Talk) robust split, ``{"train_id"|"val_id"|"test_id":
-  [{"img_id"}]}``. Its val / test images come from BOTH 2014 sets, so both captions files are always read.
+  [{"img_id"}]}``. Its val / test images come from BOTH 2014 sets, so both captions files are always read
+  (or, without them, the Karpathy sentences: both cover all 123,287 images).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ SPLITS = ("train", "val", "test")
 CAPTION_FILES = ("captions_train2014.json", "captions_val2014.json")
 INSTANCE_FILES = ("instances_train2014.json", "instances_val2014.json")
 KARPATHY_FILE, ROBUST_FILE = "dataset_coco.json", "split_robust_coco.json"
+FROM_CAPTIONS, FROM_SENTENCES = "captions_*2014.json", f"{KARPATHY_FILE} sentences"  # the manifest's caption_source
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
 ROBUST_KEYS = {"train_id": "train", "val_id": "val", "test_id": "test"}
 SPLIT_FILES = {"robust": ROBUST_FILE, "karpathy": KARPATHY_FILE, "standard": KARPATHY_FILE}
@@ -89,11 +92,70 @@ def _annotations(data: object, path: Path, fields: tuple[str, ...], images: dict
 
 @dataclass
 class Captions:
-    """Captions files merged: image -> the file listing it, image -> raw captions (by annotation id)."""
+    """Captions merged: image -> the file listing it, image -> raw captions (by annotation id / sentid)."""
 
     file_of: dict[int, Path] = field(default_factory=dict)
     captions: dict[int, list[str]] = field(default_factory=dict)
     annotation_ids: dict[int, Path] = field(default_factory=dict)
+    missing: str = f"is in neither captions file ({', '.join(CAPTION_FILES)})"  # how split_images says it
+
+
+def caption_source(root: Path) -> tuple[str, list[Path]]:
+    """(FROM_CAPTIONS, both captions files) when ROOT has either; else (FROM_SENTENCES, [dataset_coco.json]) when
+    ROOT has that; else an error naming the files looked for. Either split scheme may read the sentences: the
+    Karpathy file covers all 123,287 images, as the captions files do."""
+    root = Path(root)
+    if not any((root / name).exists() for name in CAPTION_FILES) and (root / KARPATHY_FILE).exists():
+        return FROM_SENTENCES, [require_file(root / KARPATHY_FILE, "Karpathy file")]
+    if not any((root / name).exists() for name in (*CAPTION_FILES, KARPATHY_FILE)):
+        raise GroundbenchError(f"no captions: looked for {', '.join(CAPTION_FILES)} and {KARPATHY_FILE} (whose "
+                               "images[].sentences hold the captions too) in the data root", path=root)
+    return FROM_CAPTIONS, [require_file(root / name, "file", hint=f"both captions files, or neither and the captions "
+                                        f"come from {KARPATHY_FILE}'s sentences") for name in CAPTION_FILES]
+
+
+def _caption_text(text: object, path: Path, rid: str, what: str = "caption") -> str:
+    """A caption that is a string with a word (caption_text.tokenize_caption), else an error."""
+    if not isinstance(text, str) or not text.strip():
+        raise GroundbenchError(f"{what} is empty or whitespace: {text!r}", path=path, record=rid)
+    if not tokenize_caption(text):
+        raise GroundbenchError(f"{what} has no words: {text!r}", path=path, record=rid)
+    return text
+
+
+def read_sentences(path: Path) -> Captions:
+    """Captions from ``dataset_coco.json``'s ``images[].sentences[]`` (``cocoid``: COCO image id; ``sentid``: the
+    COCO caption annotation id; ``raw``: the caption text), sorted by sentid as read_captions sorts annotation ids.
+
+    ``raw`` is read and tokenised like a captions file's caption, so a caption gives the same text and tokens from
+    either source; ``tokens`` (Karpathy's lower-cased, punctuation-stripped words) is not read. On the published
+    sentences of image 391895 it agrees with tokenize_caption(raw) ("cloud-wreathed" -> cloud, wreathed; tested),
+    but its tokeniser is not ours, and the store keeps raw text too (the references of BLEU / CIDEr).
+    An image without ``sentences`` or with none, a sentence without ``sentid`` / ``raw``, an empty or wordless
+    ``raw``, a duplicate sentid or cocoid: errors naming the record.
+    """
+    merged = Captions(missing=f"has no sentences in {KARPATHY_FILE}")
+    why = f"the data root has no {' / '.join(CAPTION_FILES)}, so the captions come from these sentences"
+    for i, entry in enumerate(_list(read_json(path, what="Karpathy file"), "images", path)):
+        rid = _rid(entry, "cocoid", "cocoid", i, "images")
+        require_fields(entry, ("cocoid",), path=path, record_id=rid)
+        image_id = _int(entry, "cocoid", path, rid)
+        if not isinstance(entry.get("sentences"), list) or not entry["sentences"]:
+            problem = "no 'sentences' list" if not isinstance(entry.get("sentences"), list) else "an empty 'sentences'"
+            raise GroundbenchError(f"image has {problem} ({why})", path=path, record=rid)
+        if image_id in merged.file_of:
+            raise GroundbenchError("image listed twice", path=path, record=rid)
+        items = []
+        for j, sentence in enumerate(entry["sentences"]):
+            sid = f"{rid} {_rid(sentence, 'sentid', 'sentid', j, 'sentences')}"
+            require_fields(sentence, ("sentid", "raw"), path=path, record_id=sid)
+            sentid = _int(sentence, "sentid", path, sid)
+            if sentid in merged.annotation_ids:
+                raise GroundbenchError("duplicate sentid", path=path, record=sid)
+            merged.annotation_ids[sentid] = path
+            items.append((sentid, _caption_text(sentence["raw"], path, sid, "sentence 'raw'")))
+        merged.file_of[image_id], merged.captions[image_id] = path, [raw for _, raw in sorted(items)]
+    return merged
 
 
 def read_captions(paths: list[Path]) -> Captions:
@@ -108,12 +170,7 @@ def read_captions(paths: list[Path]) -> Captions:
                 raise GroundbenchError(f"duplicate annotation id (also in {merged.annotation_ids[entry['id']].name})",
                                        path=path, record=rid)
             merged.annotation_ids[entry["id"]] = path
-            caption = entry["caption"]
-            if not isinstance(caption, str) or not caption.strip():
-                raise GroundbenchError(f"caption is empty or whitespace: {caption!r}", path=path, record=rid)
-            if not tokenize_caption(caption):
-                raise GroundbenchError(f"caption has no words: {caption!r}", path=path, record=rid)
-            by_image[entry["image_id"]].append((entry["id"], caption))
+            by_image[entry["image_id"]].append((entry["id"], _caption_text(entry["caption"], path, rid)))
         for image_id, items in by_image.items():
             if image_id in merged.file_of:
                 raise GroundbenchError(f"image also listed in {merged.file_of[image_id].name}", path=path,
@@ -212,15 +269,14 @@ def read_split(root: Path, scheme: str) -> tuple[Path, dict[int, str]]:
 
 def split_images(assignment: dict[int, str], split_path: Path, captions: Captions,
                  instances: Instances) -> dict[str, list[int]]:
-    """Sorted image ids per split; an image the split names must be in a captions file, have a caption,
-    and be in an instances file."""
+    """Sorted image ids per split; an image the split names must have captions (captions files or Karpathy
+    sentences) and be in an instances file."""
     shipped = (f"; this is the shipped published split, used because the data root has no {ROBUST_FILE}: it "
                "needs the full COCO 2014 files, or put a split of your own in the root") if split_path == SHIPPED_ROBUST else ""
     for image_id in sorted(assignment):
         split, rid = assignment[image_id], f"image {image_id}"
         if image_id not in captions.file_of:
-            raise GroundbenchError(f"{split} image {image_id} is in neither captions file "
-                                   f"({', '.join(CAPTION_FILES)}){shipped}", path=split_path, record=rid)
+            raise GroundbenchError(f"{split} image {image_id} {captions.missing}{shipped}", path=split_path, record=rid)
         if not captions.captions[image_id]:
             raise GroundbenchError(f"image has no captions (the {split} split of {split_path.name} names it)",
                                    path=captions.file_of[image_id], record=rid)
