@@ -88,7 +88,9 @@ def vqa_grounding_items(model, store, split: str, device: str, *, batch_size: in
 def vqa_outcomes(model, store, split: str, device: str, *, grounding: bool = True) -> dict[str, ItemValues]:
     """Every VQA metric's per-item values of ``model`` on ``split`` (evaluate.predict + the grounding rows)."""
     from .evaluate import predict
+    from .models.protocol import batch_inputs
 
+    store.provide(batch_inputs(model))  # e.g. oracle-attention's oracle importance; else nothing
     predictions, scores, _, _ = predict(model, store, split, device, grounding=False)
     out = accuracy_items(list(predictions), scores)  # predictions are keyed in split order, like scores
     if grounding:

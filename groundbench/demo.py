@@ -15,7 +15,8 @@ from .results import Metric, make_record, save_record
 from .tasks import get_task
 
 BENCHMARK = "synth-vqacp"
-DEMO_METHODS = ("updn", "blind", "finetune", "hint", "attn-align", "hint-random", "hint-inverted")
+DEMO_METHODS = ("updn", "oracle-attention", "blind", "finetune", "hint", "attn-align", "hint-random",
+                "hint-inverted")
 
 Echo = Callable[[str], None]
 

@@ -13,6 +13,7 @@ from .data.store import VQAStore
 from .metrics.grounding_eval import GroundingAccumulator
 from .metrics.stats import summarise
 from .metrics.vqa import vqa_accuracy
+from .models.protocol import extra_inputs
 
 ANSWER_TYPES = {"yes/no": "accuracy_yes_no", "number": "accuracy_number", "other": "accuracy_other"}
 
@@ -29,7 +30,8 @@ def predict(model: torch.nn.Module, store: VQAStore, split: str, device: str, ba
     for batch in tqdm(loader, file=sys.stderr, leave=False, desc=f"eval {split}", dynamic_ncols=True):
         batch = batch.to(device)
         with torch.no_grad():
-            best = model(batch.v, batch.boxes, batch.mask, batch.q).logits.argmax(1).tolist()
+            logits = model(batch.v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch)).logits
+            best = logits.argmax(1).tolist()
         for qid, index, answers, atype in zip(batch.question_ids, best, batch.answers, batch.answer_types):
             predictions[qid] = store.answers[index]
             scores.append(vqa_accuracy(store.answers[index], answers))

@@ -236,6 +236,7 @@ def _train_locked(spec: RunSpec, store: Any, ref: DataRef, echo: Echo, observe) 
     method = resolve_method(spec.method, task, spec.method_overrides)
     seed_everything(spec.seed)
     model, model_spec, init = _initial_model(spec, method, task, store)
+    task.provide_inputs(model, store)  # e.g. the oracle importance (models/oracle_attention.py); else nothing
     train_set = task.train_dataset(store, human_only=method.fine_tune, hint_fraction=spec.hint_fraction, seed=spec.seed)
     if len(train_set) == 0:
         raise GroundbenchError("no training examples (no human maps in train?)", path=store.root)

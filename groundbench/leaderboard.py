@@ -28,6 +28,8 @@ DEFAULT_COLUMNS = (
 )
 METHOD_ORDER = ("blind", "san", "updn", "gvqa", "finetune", "attn-align", "advreg", "hint", "hint-random",
                 "hint-inverted")
+# Measured bounds, not competitors: a block of their own (labelled so), never marked best.
+REFERENCE_METHODS = {"oracle-attention": "reference: attention = human importance"}
 FORMATS = ("markdown", "latex", "html", "csv")
 # The paper rows shipped with this source tree (leaderboards/reported/, written by its make_reported.py); the
 # CLI borrows them for tables whose --dir holds none. Absent from an installed wheel: then nothing is borrowed.
@@ -68,6 +70,10 @@ class Row:
     def measured(self) -> bool:
         return self.source == "measured"
 
+    @property
+    def reference(self) -> bool:  # a measured bound, not a rival (REFERENCE_METHODS)
+        return self.measured and self.method in REFERENCE_METHODS
+
 
 @dataclass
 class Table:
@@ -83,10 +89,10 @@ class Table:
 
     def best(self, column: str) -> set[int]:
         """Indices into ``rows`` of the best mean of ``column`` at display precision, measured rows compared
-        among themselves and reported rows among themselves; empty for a kind with under 2 values or all tied."""
+        among themselves and reported rows among themselves, reference rows never; empty under 2 values or all tied."""
         out: set[int] = set()
         for measured in (True, False):
-            index = [i for i, r in enumerate(self.rows) if r.measured == measured]
+            index = [i for i, r in enumerate(self.rows) if r.measured == measured and not r.reference]
             out |= {index[j] for j in best_of([self.rows[i] for i in index], column, self.directions[column])}
         return out
 
@@ -156,7 +162,7 @@ def _cell(values: list[float], counts: list[int | None], column: str, records: l
 
 def _row_key(row: Row) -> tuple:
     order = METHOD_ORDER.index(row.method) if row.method in METHOD_ORDER else len(METHOD_ORDER)
-    return (not row.measured, order, row.method, row.model, row.source)
+    return (not row.measured, row.reference, order, row.method, row.model, row.source)
 
 
 _Members = list[tuple[str, ResultRecord]]
@@ -258,6 +264,7 @@ def build_leaderboard(
 
 
 def _row_dict(row: Row, best: set[str]) -> dict[str, Any]:
+    reference = {"reference": REFERENCE_METHODS[row.method]} if row.reference else {}  # absent on other rows
     return {
         "benchmark": row.benchmark,
         "method": row.method,
@@ -274,6 +281,7 @@ def _row_dict(row: Row, best: set[str]) -> dict[str, Any]:
             for c, cell in row.cells.items()
         },
         "best": sorted(best, key=list(row.cells).index),
+        **reference,
     }
 
 

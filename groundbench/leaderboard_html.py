@@ -61,6 +61,9 @@ margin-left:4px;vertical-align:middle}
 for _group, _, _ in GROUPS:
     _CSS += f".hide-{_group} .g-{_group}{{display:none}}"
 
+# only on pages with reference rows (a page without any stays byte for byte as before)
+_REFERENCE_CSS = (".lb tbody.reference tr.row{background:#edf2fa}"
+                  ".lb tbody.reference tr.row td:first-child{border-left:4px solid #5b7fb5}\n")
 _JS = """
 document.querySelectorAll('section.board').forEach(function(sec){
   var table=sec.querySelector('table');
@@ -108,7 +111,7 @@ def _href(record: str, root: str | Path | None, out: str | Path | None) -> str:
 
 def _lead(row: Row, block: Block, links: list[str]) -> str:
     badge = '<span class="badge">paper</span>' if block.reported else ""
-    name = f'<td class="lead" data-v="{html.escape(row.method)}">{html.escape(row.method)}{badge}' \
+    name = f'<td class="lead" data-v="{html.escape(row.method)}">{html.escape(block.method_name(row))}{badge}' \
            f'<br><span class="model">{html.escape(row.model)}</span></td>'
     if block.reported:
         about = f"{html.escape(row.label)}: " if row.label else ""
@@ -156,7 +159,7 @@ def _table(table: Table, root: str | Path | None, out: str | Path | None) -> str
                      f'{html.escape(label)}</th>')
     parts = [f'<table class="lb"><thead>{head1}<tr class="names">{"".join(names)}</tr></thead>']
     for block in blocks(table):
-        kind = "reported" if block.reported else "measured"
+        kind = "reported" if block.reported else block.kind
         parts.append(f'<tbody class="{kind}"><tr class="block"><th colspan="{width}">{html.escape(block.title)}'
                      "</th></tr>")
         for i, row in enumerate(block.rows):
@@ -183,6 +186,7 @@ def render_page(tables: Sequence[Table], *, root: str | Path | None = None, out:
     """The whole page for ``tables``; record links are relative to ``out``'s folder (else the working folder),
     record names relative to ``root`` (the folder the records were loaded from)."""
     names = ", ".join(t.benchmark for t in tables)
+    css = _CSS + (_REFERENCE_CSS if any(r.reference for t in tables for r in t.rows) else "")
     sections = []
     for table in tables:
         about = title(table.benchmark)
@@ -192,7 +196,7 @@ def render_page(tables: Sequence[Table], *, root: str | Path | None = None, out:
                         + _chooser(table) + f'<div class="scroll">{_table(table, root, out)}</div></section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>groundbench leaderboard: {html.escape(names)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>groundbench leaderboard: {html.escape(names)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
             "<h1>groundbench leaderboard</h1>\n"
             f'<p class="legend">{html.escape(LEGEND)} Click a column header to sort (each block on its own); '
             "shaded rows are reported in papers; every row links to its record file.</p>\n"

@@ -2,7 +2,8 @@
 
 Every format keeps measured rows and numbers reported in papers apart: Markdown as separate tables under a
 bold block title, LaTeX as blocks with a title row, CSV with a ``block`` column. Bold marks the best value of
-a column within its block only. Formatting only: no aggregation here.
+a column within its block only; reference rows (leaderboard.REFERENCE_METHODS: bounds such as oracle attention)
+are a block of their own, labelled, and never bold. Formatting only: no aggregation here.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Sequence
 from tabulate import tabulate
 
 from .errors import GroundbenchError
-from .leaderboard import FORMATS, Cell, Row, Table, best_of, column_digits
+from .leaderboard import FORMATS, REFERENCE_METHODS, Cell, Row, Table, best_of, column_digits
 from .leaderboard_benchmarks import title
 
 _DASH = "—"
@@ -33,8 +34,9 @@ _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 
 @dataclass
 class Block:
-    """Rows shown together: ``kind`` 'measured', 'reported' (papers, this benchmark) or 'beside' (papers, the
-    real analogue); ``best`` maps each column to the indices of its best rows within the block."""
+    """Rows shown together: ``kind`` 'measured', 'reference' (measured bounds, not competitors: never bold),
+    'reported' (papers, this benchmark) or 'beside' (papers, the real analogue); ``best`` maps each column to
+    the indices of its best rows within the block."""
 
     kind: str
     benchmark: str
@@ -44,18 +46,26 @@ class Block:
 
     @property
     def reported(self) -> bool:
-        return self.kind != "measured"
+        return self.kind not in ("measured", "reference")
+
+    def method_name(self, row: Row) -> str:
+        """The row's method as shown: a reference row's carries its label ('oracle-attention (reference: ...)')."""
+        return f"{row.method} ({REFERENCE_METHODS[row.method]})" if self.kind == "reference" else row.method
 
 
 def blocks(table: Table) -> list[Block]:
-    """The table's rows as blocks, in display order: measured here, reported for this benchmark, reported for
-    the real analogue. Empty blocks are left out."""
+    """The table's rows as blocks, in display order: measured here, reference rows (measured bounds, not ranked),
+    reported for this benchmark, reported for the real analogue. Empty blocks are left out."""
     def block(kind: str, bench: str, head: str, rows: list[Row]) -> Block:
-        about = title(bench) if kind != "measured" else ""
+        about = title(bench) if kind not in ("measured", "reference") else ""
         name = f"{head}: {bench}" + (f" ({about})" if about else "")
-        return Block(kind, bench, name, rows, {c: best_of(rows, c, table.directions[c]) for c in table.columns})
+        best = {c: set() if kind == "reference" else best_of(rows, c, table.directions[c]) for c in table.columns}
+        return Block(kind, bench, name, rows, best)
 
-    out = [block("measured", table.benchmark, "Measured here", [r for r in table.rows if r.measured]),
+    competitors = [r for r in table.rows if r.measured and not r.reference]
+    out = [block("measured", table.benchmark, "Measured here", competitors),
+           block("reference", table.benchmark, "Reference rows, measured here: bounds, not competitors (never ranked)",
+                 [r for r in table.rows if r.reference]),
            block("reported", table.benchmark, "Reported in papers, not measured here",
                  [r for r in table.rows if not r.measured])]
     if table.beside_benchmark is not None:
@@ -137,7 +147,7 @@ def _markdown_block(table: Table, block: Block) -> str:
     body = []
     for i, row in enumerate(block.rows):
         first = [row.method, row.model, row.label, row.setting, row.source] if block.reported else \
-            [row.method, row.model, str(len(row.seeds)), row.source]
+            [block.method_name(row), row.model, str(len(row.seeds)), row.source]
         body.append([style.text(x) for x in first] + _values(row, cols, block.best, i, style))
     align = ["left"] * len(lead) + ["right"] * len(cols)
     text = tabulate(body, headers=headers, tablefmt="pipe", disable_numparse=True, colalign=align)
@@ -165,7 +175,7 @@ def _latex_table(table: Table) -> str:
         lines += [r"\hline", rf"\multicolumn{{{width}}}{{l}}{{\textit{{{style.text(block.title)}}}}} \\", r"\hline"]
         for i, row in enumerate(block.rows):
             seeds = "reported" if block.reported else str(len(row.seeds))
-            first = [style.text(row.method), style.text(row.model), seeds, style.text(row.source),
+            first = [style.text(block.method_name(row)), style.text(row.model), seeds, style.text(row.source),
                      style.text(row.setting)]
             lines.append(" & ".join(first + _values(row, table.columns, block.best, i, style)) + r" \\")
     lines += [r"\hline", r"\end{tabular}"]

@@ -8,7 +8,8 @@ from groundbench.models import build_model
 
 
 def make_batch(b: int = 4, k: int = 6, d: int = 8, a: int = 5, t: int = 7, seed: int = 0, pad: bool = True) -> Batch:
-    """A random Batch; the last proposal of row 0 is padding when ``pad``."""
+    """A random Batch; the last proposal of row 0 is padding when ``pad``; its oracle importance (the optional
+    field models/oracle_attention.py takes) is a copy of its human importance (no extra random draws)."""
     g = torch.Generator().manual_seed(seed)
     mask = torch.ones(b, k, dtype=torch.bool)
     if pad:
@@ -24,7 +25,7 @@ def make_batch(b: int = 4, k: int = 6, d: int = 8, a: int = 5, t: int = 7, seed:
                  target=target, human=human, has_human=torch.ones(b, dtype=torch.bool),
                  image_size=torch.full((b, 2), 100), hat_mask=torch.zeros(b, HAT_GRID, HAT_GRID, dtype=torch.bool),
                  question_ids=list(range(b)), image_ids=list(range(b)), answers=[["yes"] * 10] * b,
-                 answer_types=["yes/no"] * b, question_types=["is there"] * b)
+                 answer_types=["yes/no"] * b, question_types=["is there"] * b, oracle=human.clone())
 
 
 def tiny_model(name: str = "updn", d: int = 8, a: int = 5, seed: int = 0) -> torch.nn.Module:

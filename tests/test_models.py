@@ -45,7 +45,7 @@ def test_updn_uses_the_image():
 
 
 def test_build_model_rejects_unknown_names_and_configs():
-    assert set(MODELS) == {"updn", "blind", "updn-captioner"}
+    assert set(MODELS) == {"updn", "blind", "updn-captioner", "updn-oracle"}
     try:
         build_model("nope", {})
     except GroundbenchError as exc:

@@ -71,6 +71,7 @@ def _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, split
     model, meta = build_from_weights(tensors, meta, path, device, model=model_spec, model_args=args, task=task,
                                      store=store)
     splits = list(splits) or task.eval_splits(store)
+    task.provide_inputs(model, store)
     notes = _model_notes(model, meta, task, store, splits, device, grounding)
     for note in notes:
         click.echo(f"note: {note}")

@@ -7,6 +7,7 @@ import torch
 
 HAT_GRID = 64
 TENSORS = ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
+OPTIONAL = ("oracle",)  # tensors present only when the data has them and a model asks for them
 
 
 @dataclass
@@ -18,7 +19,9 @@ class Batch:
     target: [B, A] soft answer scores (0, .3, .6, .9, 1); human: [B, K] human importance (Eq. 1),
     0 where ``has_human`` is False; has_human: [B] bool; image_size: [B, 2] (width, height);
     hat_mask: [B, G, G] bool, the binarised human map on a G x G grid over the image in normalised
-    coordinates (G = HAT_GRID), all False where ``has_human`` is False.
+    coordinates (G = HAT_GRID), all False where ``has_human`` is False. Optional (None unless the store has it
+    and a model asks for it: data/store.VQAStore.provide): oracle [B, K], the oracle importance (Eq. 1 on
+    the exact masks of the objects the answer depends on, data/oracle_importance.py).
     """
 
     v: torch.Tensor
@@ -35,18 +38,22 @@ class Batch:
     answers: list[list[str]] = field(default_factory=list)
     answer_types: list[str] = field(default_factory=list)
     question_types: list[str] = field(default_factory=list)
+    oracle: torch.Tensor | None = None
+
+    def _tensors(self) -> tuple[str, ...]:
+        return TENSORS + tuple(name for name in OPTIONAL if getattr(self, name) is not None)
 
     def to(self, device: torch.device | str) -> "Batch":
         """Move every tensor to ``device``; metadata lists stay as they are. Copies to a CUDA device are
         non-blocking (overlapped with compute when the batch is pinned: ``pin_memory``); any other copy is the
         ordinary synchronous one (a non-blocking device-to-host copy could be read before it lands)."""
         non_blocking = torch.device(device).type == "cuda"
-        moved = {name: getattr(self, name).to(device, non_blocking=non_blocking) for name in TENSORS}
+        moved = {name: getattr(self, name).to(device, non_blocking=non_blocking) for name in self._tensors()}
         return replace(self, **moved)
 
     def pin_memory(self) -> "Batch":
         """The batch in page-locked memory (DataLoader(pin_memory=True) calls this in its pinning thread)."""
-        return replace(self, **{name: getattr(self, name).pin_memory() for name in TENSORS})
+        return replace(self, **{name: getattr(self, name).pin_memory() for name in self._tensors()})
 
     def __len__(self) -> int:
         return int(self.v.shape[0])
@@ -56,10 +63,7 @@ class Batch:
         if index.dtype == torch.bool:
             index = index.nonzero(as_tuple=True)[0]
         idx = index.tolist()
-        tensors = {
-            name: getattr(self, name)[index]
-            for name in ("v", "boxes", "mask", "q", "target", "human", "has_human", "image_size", "hat_mask")
-        }
+        tensors = {name: getattr(self, name)[index] for name in self._tensors()}
         lists = {
             name: [getattr(self, name)[i] for i in idx] if getattr(self, name) else []
             for name in ("question_ids", "image_ids", "answers", "answer_types", "question_types")

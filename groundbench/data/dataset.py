@@ -15,11 +15,13 @@ class VQADataset(Dataset):
     """Questions of one split; each item reads its image's features lazily from the memory map.
 
     An item is a dict: v [K, D], boxes [K, 4], num_boxes, q [T], target [A] (soft scores), human [K],
-    has_human, hat_mask [G, G], image_size (w, h), and the question's metadata.
+    has_human, hat_mask [G, G], image_size (w, h), and the question's metadata; plus oracle [K] when an
+    ``oracle`` array ([M, K], row i for question ``oracle_ids[i]``: data/oracle_importance.py) is given.
     """
 
     def __init__(self, records: list[dict], features: FeatureArrays, vocab: list[str], num_answers: int,
-                 human: HumanArrays | None = None):
+                 human: HumanArrays | None = None, oracle: np.ndarray | None = None,
+                 oracle_ids: list[int] | None = None):
         self.records = records
         self.features = features
         self.word_to_id = {word: i + 1 for i, word in enumerate(vocab)}
@@ -27,6 +29,8 @@ class VQADataset(Dataset):
         self.human = human
         self.human_row = {} if human is None else {int(q): i for i, q in enumerate(human.question_ids.tolist())}
         self.grid = HAT_GRID if human is None else int(human.hat_mask.shape[-1])
+        self.oracle = oracle
+        self.oracle_row = {} if oracle is None else {int(q): i for i, q in enumerate(oracle_ids)}
 
     def __len__(self) -> int:
         return len(self.records)
@@ -38,7 +42,7 @@ class VQADataset(Dataset):
         target = np.zeros(self.num_answers, dtype=np.float32)
         target[np.asarray(record["labels"], dtype=np.int64)] = np.asarray(record["scores"], dtype=np.float32)
         h = self.human_row.get(record["question_id"])
-        return {
+        item = {
             "v": np.array(self.features.array("features")[row]),
             "boxes": np.array(self.features.array("boxes")[row]),
             "num_boxes": int(self.features.num_boxes[row]),
@@ -52,6 +56,9 @@ class VQADataset(Dataset):
             "answers": list(record["answers"]), "answer_type": record["answer_type"],
             "question_type": record["question_type"],
         }
+        if self.oracle is not None:
+            item["oracle"] = np.array(self.oracle[self.oracle_row[record["question_id"]]], dtype=np.float32)
+        return item
 
 
 def collate(items: list[dict]) -> Batch:
@@ -71,6 +78,7 @@ def collate(items: list[dict]) -> Batch:
         question_ids=[item["question_id"] for item in items], image_ids=[item["image_id"] for item in items],
         answers=[item["answers"] for item in items], answer_types=[item["answer_type"] for item in items],
         question_types=[item["question_type"] for item in items],
+        oracle=stack("oracle", torch.float32) if "oracle" in items[0] else None,
     )
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import GroundbenchError
 from ..io import read_json
 from .attention import HumanArrays, read_human
+from .batch import OPTIONAL
 from .dataset import VQADataset
 from .feature_arrays import FeatureArrays
+from .oracle_importance import load_oracle
 from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
 from .store_check import (check_features_match, check_importance_width, check_records, check_strings, open_manifest,
                           store_files)
@@ -47,6 +51,8 @@ class VQAStore:
         self._records: dict[str, list[dict]] = {}
         self._human: dict[str, HumanArrays] = {}
         self._features: FeatureArrays | None = None
+        self._oracle: dict[str, np.ndarray] | None = None  # split -> [N, K], loaded by provide(["oracle"])
+        self._carry: frozenset[str] = frozenset()  # the optional fields datasets carry (provide)
 
     @classmethod
     def open(cls, root: str | Path, *, verify_features: bool = False) -> "VQAStore":
@@ -91,16 +97,32 @@ class VQAStore:
             self._human[split] = check_importance_width(read_human(path, PREPARE), self.features.k_max, path, PREPARE)
         return self._human[split]
 
+    def provide(self, names) -> None:
+        """Datasets made from now on carry exactly the optional batch fields ``names`` (data/batch.OPTIONAL: the
+        fields a model takes, models/protocol.batch_inputs), "oracle" the oracle importance [K] of each question
+        (data/oracle_importance.py, built and cached on first use); a store without it (real data) or an unknown
+        field is a GroundbenchError naming the store."""
+        names = frozenset(names)
+        for name in sorted(names - set(OPTIONAL)):
+            raise GroundbenchError(f"a model asks for the batch field '{name}', which no store provides "
+                                   f"(known: {', '.join(OPTIONAL)})", path=self.root)
+        if "oracle" in names and self._oracle is None:
+            records = {split: self.records(split) for split in self.splits}
+            self._oracle = load_oracle(self.root, records, self.features, PREPARE)
+        self._carry = names
+
     def dataset(self, split: str, *, human_only: bool = False, hint_fraction: float | None = None,
                 seed: int = 0) -> VQADataset:
         """The split as a Dataset; ``human_only`` keeps questions with maps, ``hint_fraction`` a nested subsample."""
         records, human = self.records(split), self.human(split)
+        oracle = self._oracle[split] if "oracle" in self._carry else None
+        oracle_ids = None if oracle is None else [r["question_id"] for r in records]
         if human_only or hint_fraction is not None:
             with_maps = set(human.question_ids.tolist())
             if hint_fraction is not None:
                 with_maps = hint_subsample(sorted(with_maps), hint_fraction, seed)
             records = [r for r in records if r["question_id"] in with_maps]
-        return VQADataset(records, self.features, self.vocab, len(self.answers), human)
+        return VQADataset(records, self.features, self.vocab, len(self.answers), human, oracle, oracle_ids)
 
     def upper_bound(self, split: str) -> float:
         """Accuracy ceiling implied by out-of-vocabulary answers (which score 0), in [0, 1]."""

@@ -10,6 +10,7 @@ from ..errors import GroundbenchError
 from ..importance.attention import attention_importance
 from ..importance.gradient import gradient_importance_and_output
 from ..metrics.vqa import vqa_accuracy
+from ..models.protocol import batch_inputs, extra_inputs
 from .explanation import Explanation, as_numpy
 
 
@@ -38,11 +39,12 @@ def explain_question(model, store, question_id: int, device: str = "cpu") -> tup
     the gradient of the predicted answer instead (said in ``target``).
     """
     split, index = find_question(store, question_id)
+    store.provide(batch_inputs(model))
     item = store.dataset(split)[index]
     batch = collate([item]).to(device)
     model.eval()
     with torch.no_grad():
-        predicted = model(batch.v, batch.boxes, batch.mask, batch.q).logits.argmax(1)
+        predicted = model(batch.v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch)).logits.argmax(1)
     in_list = bool(batch.target.sum() > 0)
     answer_index = batch.target.argmax(1) if in_list else predicted
     alpha, output = gradient_importance_and_output(model, batch, answer_index)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..data.batch import Batch
-from ..models.protocol import VQAOutput
+from ..models.protocol import VQAOutput, extra_inputs
 
 
 def gradient_importance_and_output(
@@ -31,7 +31,7 @@ def gradient_importance_and_output(
     """
     with torch.enable_grad():
         v = batch.v.detach().requires_grad_(True)
-        output = model(v, batch.boxes, batch.mask, batch.q)
+        output = model(v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch))
         logits = output.logits
         if answer_index is None:
             answer_index = batch.target.argmax(1)

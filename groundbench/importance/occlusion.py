@@ -4,12 +4,12 @@ from __future__ import annotations
 import torch
 
 from ..data.batch import Batch
-from ..models.protocol import split_forward
+from ..models.protocol import extra_inputs, split_forward
 
 
 def _answer_and_base(model, batch: Batch, answer_index: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The answer to score ([B] long; default the unoccluded argmax) and its unoccluded logit [B]."""
-    logits = model(batch.v, batch.boxes, batch.mask, batch.q).logits
+    logits = model(batch.v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch)).logits
     if answer_index is None:
         answer_index = logits.argmax(1)
     answer_index = answer_index.to(device=logits.device, dtype=torch.long)
@@ -44,11 +44,11 @@ def occlusion_importance(
         state = model.encode_question(batch.q)
 
         def score(v, boxes, mask, b):
-            return model.answer_from_question(v, boxes, mask, state[b]).logits
+            return model.answer_from_question(v, boxes, mask, state[b], **extra_inputs(model, batch, b)).logits
     else:
 
         def score(v, boxes, mask, b):
-            return model(v, boxes, mask, batch.q[b]).logits
+            return model(v, boxes, mask, batch.q[b], **extra_inputs(model, batch, b)).logits
 
     for start in range(0, rows.numel(), chunk_size):
         b = rows[start:start + chunk_size]
@@ -76,7 +76,7 @@ def occlusion_importance_loop(model, batch: Batch, answer_index: torch.Tensor | 
         v[:, k] = 0
         mask = batch.mask.clone()
         mask[:, k] = False
-        logits = model(v, batch.boxes, mask, batch.q).logits
+        logits = model(v, batch.boxes, mask, batch.q, **extra_inputs(model, batch)).logits
         drop = base - logits.gather(1, answer_index.view(-1, 1)).squeeze(1)
         result[:, k] = torch.where(batch.mask[:, k], drop, torch.zeros_like(drop))
     return result

@@ -6,11 +6,13 @@ import math
 from ..errors import GroundbenchError
 from .base import Method
 from .hint import AttnAlignMethod, HintInvertedMethod, HintMethod, HintRandomMethod
+from .reference import OracleAttentionMethod
 from .task import BlindMethod, FinetuneMethod, UpDnMethod
 
 METHODS: dict[str, type[Method]] = {
     cls.name: cls
-    for cls in (UpDnMethod, BlindMethod, FinetuneMethod, HintMethod, AttnAlignMethod, HintRandomMethod, HintInvertedMethod)
+    for cls in (UpDnMethod, BlindMethod, FinetuneMethod, HintMethod, AttnAlignMethod, HintRandomMethod,
+                HintInvertedMethod, OracleAttentionMethod)
 }
 
 

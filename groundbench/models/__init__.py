@@ -1,7 +1,7 @@
 """Models that meet the protocol of models/protocol.py, and the builder that names them.
 
-A model name is a built-in (``updn``, ``blind``, ``updn-captioner``), ``package.module:ClassName`` or an
-installed ``groundbench.models`` entry point (models/external.py); checkpoint metadata stores the name and
+A model name is a built-in (``updn``, ``blind``, ``updn-captioner``, ``updn-oracle``),
+``package.module:ClassName`` or an installed ``groundbench.models`` entry point (models/external.py); checkpoint metadata stores the name and
 the constructor config, so every checkpoint is rebuilt the same way.
 """
 from __future__ import annotations
@@ -11,10 +11,12 @@ from torch import nn
 from ..errors import GroundbenchError
 from .blind import QuestionOnlyVQA
 from .external import constructor_kwargs, instantiate, resolve_model_class
+from .oracle_attention import OracleAttentionVQA
 from .updn_captioner import UpDnCaptioner
 from .updn_vqa import UpDnVQA
 
-MODELS: dict[str, type[nn.Module]] = {"updn": UpDnVQA, "blind": QuestionOnlyVQA, "updn-captioner": UpDnCaptioner}
+MODELS: dict[str, type[nn.Module]] = {"updn": UpDnVQA, "blind": QuestionOnlyVQA, "updn-captioner": UpDnCaptioner,
+                                      "updn-oracle": OracleAttentionVQA}
 
 
 def is_builtin(name: str) -> bool:

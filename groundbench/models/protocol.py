@@ -53,3 +53,29 @@ class CaptionModel(Protocol):
 
     def __call__(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor, tokens: torch.Tensor) -> CaptionOutput:
         ...
+
+
+def batch_inputs(model) -> tuple[str, ...]:
+    """The optional Batch fields (data/batch.OPTIONAL, e.g. "oracle") that ``model`` takes as keyword inputs after
+    (v, boxes, mask, q): its ``batch_inputs`` attribute, looked up through DistributedDataParallel (``module``)
+    and torch.compile (``_orig_mod``) wrappers; () for every model of the plain protocol."""
+    for candidate in (model, getattr(model, "module", None), getattr(model, "_orig_mod", None)):
+        names = getattr(type(candidate), "batch_inputs", None) if candidate is not None else None
+        if names:
+            return tuple(names)
+    return ()
+
+
+def extra_inputs(model, batch, rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """{name: batch.name (rows ``rows`` of it)} for the fields ``model`` asks for (``batch_inputs``); {} for a
+    plain model, so its call is unchanged. A field the batch does not carry is a GroundbenchError."""
+    out = {}
+    for name in batch_inputs(model):
+        value = getattr(batch, name, None)
+        if value is None:
+            from ..errors import GroundbenchError
+
+            raise GroundbenchError(f"the model takes the batch's '{name}', which this data does not carry "
+                                   f"(only a synthetic world's store has it; see data/store.VQAStore.provide)")
+        out[name] = value if rows is None else value[rows]
+    return out

@@ -62,15 +62,22 @@ class UpDnVQA(SplitForward):
         self.config = config
         c = config
         self.question = QuestionEncoder(c.num_tokens, c.word_dim, c.num_hid)
-        self.attention = QuestionGuidedAttention(c.v_dim, c.num_hid, c.num_hid, c.att_dropout)
+        self.attention = self.build_attention(c)
         self.q_net = FCNet(c.num_hid, c.num_hid)
         self.v_net = FCNet(c.v_dim, c.num_hid)
         self.classifier = Classifier(c.num_hid, 2 * c.num_hid, c.num_answers, c.cls_dropout)
 
+    def build_attention(self, c: UpDnConfig) -> nn.Module | None:
+        """The learned attention (a subclass may attend otherwise: models/oracle_attention.py)."""
+        return QuestionGuidedAttention(c.v_dim, c.num_hid, c.num_hid, c.att_dropout)
+
     def answer_from_question(self, v: torch.Tensor, boxes: torch.Tensor, mask: torch.Tensor,
                              q_emb: torch.Tensor) -> VQAOutput:
         """The rest of ``forward`` given ``encode_question(q)``: [B, num_hid] -> VQAOutput."""
-        att = self.attention(v, q_emb, mask)
+        return self.answer_with_attention(v, q_emb, self.attention(v, q_emb, mask))
+
+    def answer_with_attention(self, v: torch.Tensor, q_emb: torch.Tensor, att: torch.Tensor) -> VQAOutput:
+        """Attend, fuse, classify: v [B, K, D], q_emb [B, num_hid], att [B, K] -> VQAOutput(logits [B, A], att)."""
         v_emb = (att.unsqueeze(-1) * v).sum(1)
         joint = self.q_net(q_emb) * self.v_net(v_emb)
         return VQAOutput(logits=self.classifier(joint), attention=att)

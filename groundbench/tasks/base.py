@@ -90,6 +90,10 @@ class Task:
         raise NotImplementedError
 
     # -- data and scoring --------------------------------------------------------------------------
+    def provide_inputs(self, model: torch.nn.Module, store: Any) -> None:
+        """Make ``store``'s datasets carry the optional batch fields ``model`` takes (models/protocol.batch_inputs;
+        VQA: the oracle importance); a store that cannot is a GroundbenchError naming it. Default: none."""
+
     def data_dims(self, store: Any) -> dict:
         """The sizes a model takes from the data (``num_tokens``, ``v_dim``, and ``num_answers`` for VQA)."""
         raise NotImplementedError

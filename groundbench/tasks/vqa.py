@@ -13,7 +13,7 @@ from ..data.dataset import make_loader
 from ..data.store import VQAStore
 from ..errors import GroundbenchError
 from ..importance.gradient import gradient_importance_and_output
-from ..models.protocol import VQAOutput
+from ..models.protocol import VQAOutput, batch_inputs, extra_inputs
 from .base import DataRef, Echo, HumanRows, Task, check_same_list
 
 # Model sizes for the synthetic world (CPU-sized); real data uses the reference sizes (UpDnConfig defaults).
@@ -35,7 +35,7 @@ def soft_accuracy(model: torch.nn.Module, loader, device: str) -> float:
     with torch.no_grad():
         for batch in loader:
             batch = batch.to(device)
-            pred = model(batch.v, batch.boxes, batch.mask, batch.q).logits.argmax(1)
+            pred = model(batch.v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch)).logits.argmax(1)
             total += float(batch.target.gather(1, pred.unsqueeze(1)).sum())
             count += len(batch)
     return 100.0 * total / max(count, 1)
@@ -52,7 +52,7 @@ class VQATask(Task):
 
     # -- model-facing ------------------------------------------------------------------------------
     def forward(self, model, batch: Batch) -> VQAOutput:
-        return model(batch.v, batch.boxes, batch.mask, batch.q)
+        return model(batch.v, batch.boxes, batch.mask, batch.q, **extra_inputs(model, batch))
 
     def task_loss(self, output: VQAOutput, batch: Batch) -> torch.Tensor:
         return vqa_task_loss(output.logits, batch.target)
@@ -116,6 +116,9 @@ class VQATask(Task):
 
         return {**WorldParams().to_dict(), **overrides} if overrides else None
 
+    def provide_inputs(self, model, store: VQAStore) -> None:
+        store.provide(batch_inputs(model))
+
     def check_split(self, split: str, store: VQAStore) -> None:
         scheme = store.manifest.get("split_scheme")
         if scheme != split:
@@ -162,12 +165,14 @@ class VQATask(Task):
     def evaluate(self, model, store: VQAStore, splits, device: str = "cpu", grounding: bool = True) -> dict:
         from ..evaluate import evaluate
 
+        self.provide_inputs(model, store)
         return evaluate(model, store, splits, device=device, grounding=grounding)
 
     def predictions(self, model, store: VQAStore, split: str, device: str = "cpu") -> list[dict]:
         """The official VQA results format: [{"question_id": int, "answer": str}] (VQA evaluation API)."""
         from ..evaluate import predict
 
+        self.provide_inputs(model, store)
         answers, _, _, _ = predict(model, store, split, device, grounding=False)
         return [{"question_id": int(qid), "answer": answer} for qid, answer in answers.items()]
 
