@@ -3,7 +3,8 @@
 Three steps, each skipped on a re-run when its stamp (``.stamps/{step}.json``: a key over its inputs
 and parameters, and every output's bytes / sha256 / mtime) still matches:
   records   {split}.json, answers.json, vocab.json       (data/vqa.py)
-  features  features/*.npy, memory-mapped               (data/features.py)
+  features  features/*.npy, memory-mapped               (data/features.py; a root's prebuilt
+            features/ folder is linked instead: data/feature_npy.py)
   human     human_{split}.npz from the VQA-HAT maps      (data/attention.py, Eq. 1)
 Outputs are written under temporary names and renamed; a step's stamp is written after its outputs
 and ``manifest.json`` last, after being removed before any work: a conversion killed half-way leaves
@@ -20,6 +21,7 @@ from ..io import read_json, require_file, write_json
 from ..metrics.vqa import best_accuracy, normalize_answer
 from .attention import HAT_THRESHOLD, MapCounts, compute_human, find_maps, write_human
 from .batch import HAT_GRID
+from .feature_npy import FEATURES_DIR, feature_store_files, has_feature_store, link_feature_store
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from .splits import DEFAULT_VAL_FRACTION
 from ..locking import exclusive
@@ -70,9 +72,16 @@ def _question_file(root: Path, scheme: str, split: str) -> Path:
 def _features_step(root: Path, out: Path, steps: Steps, scheme: str, splits: dict[str, list[dict]],
                    progress: bool) -> None:
     tsvs = tsv_files(root)
+    wanted = sorted({r["image_id"] for records in splits.values() for r in records})
+    if not tsvs and has_feature_store(root):  # a large synthetic world's npy features (data/feature_npy.py)
+        arrays = feature_store_files(root / FEATURES_DIR)
+        key = stamp_key("features", "npy", fingerprint(arrays, root), wanted)
+        if not steps.done("features", key):
+            steps.begin("features")
+            steps.finish("features", key, link_feature_store(root / FEATURES_DIR, out / "features", wanted))
+        return
     if not tsvs:
         raise GroundbenchError("no bottom-up feature files (*.tsv) found under the data root", path=root)
-    wanted = sorted({r["image_id"] for records in splits.values() for r in records})
     key = stamp_key("features", fingerprint(tsvs, root), wanted)
     if steps.done("features", key):
         return

@@ -4,17 +4,22 @@ raw/vqacp_v2_{train,test}_{questions,annotations}.json, raw/trainval_36/synth_tr
 raw/vqahat_train/{qid}_1.png, raw/vqahat_val/{qid}_{1..n}.png, raw/images/{image_id}.png,
 raw/scenes.json, raw/relevant_objects.json (question id -> object indices), raw/world.json
 (version and parameters). The root is built in a temporary folder and renamed into place.
+With a ``feature_dtype`` (a large world: data/feature_npy.py) the features go to raw/features/*.npy in the
+store's layout, image by image through memory maps, instead of the TSV; world.json then says so ("features").
 """
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from ...io import atomic_open, write_json
+from ..feature_npy import FEATURES_DIR, NpyFeatureWriter
 from ..features import format_tsv_row
 from ..splits import in_val_holdout
 from ..world_cache import write_folder
@@ -66,27 +71,47 @@ def _save_png(array: np.ndarray, path: Path) -> None:
     Image.fromarray(array).save(path, compress_level=PNG_LEVEL)
 
 
-def write_raw(raw_dir: Path, params: WorldParams, *, progress: bool = True) -> Path:
-    """Generate the world and write ``raw_dir`` (replaced as a whole, only once complete)."""
-    return write_folder(raw_dir, lambda tmp: _write_into(tmp, params, progress))
+def write_raw(raw_dir: Path, params: WorldParams, *, progress: bool = True, feature_dtype: str | None = None) -> Path:
+    """Generate the world and write ``raw_dir`` (replaced as a whole, only once complete); ``feature_dtype``
+    None: features in the bottom-up TSV (float32), else raw/features/*.npy of that dtype."""
+    return write_folder(raw_dir, lambda tmp: _write_into(tmp, params, progress, feature_dtype))
 
 
-def _write_into(root: Path, params: WorldParams, progress: bool) -> None:
+def world_stamp(params: WorldParams, feature_dtype: str | None = None) -> dict:
+    """world.json: version and parameters, plus the feature layout when it is not the TSV."""
+    stamp = {"world_version": WORLD_VERSION, "params": params.to_dict()}
+    return stamp if feature_dtype is None else {**stamp, "features": {"format": "npy", "dtype": feature_dtype}}
+
+
+@contextlib.contextmanager
+def _feature_sink(root: Path, params: WorldParams, n_images: int,
+                  feature_dtype: str | None) -> Iterator[Callable[..., None]]:
+    """``add(image_id, w, h, boxes, features)`` into the TSV (feature_dtype None) or the npy arrays."""
+    if feature_dtype is None:
+        with atomic_open(root / TSV_PATH, "w", encoding="ascii", newline="\n") as tsv:
+            yield lambda *row: tsv.write(format_tsv_row(*row))
+    else:
+        with NpyFeatureWriter(root / FEATURES_DIR, n_images, params.n_proposals, params.feature_dim,
+                              feature_dtype) as writer:
+            yield writer.add
+
+
+def _write_into(root: Path, params: WorldParams, progress: bool, feature_dtype: str | None = None) -> None:
     scenes, kept = plan_world(params)
     by_image: dict[int, list[tuple[Question, str]]] = defaultdict(list)
     for q, split in kept:
         by_image[q.image_id].append((q, split))
-    for folder in ("images", "vqahat_train", "vqahat_val", "trainval_36"):
+    for folder in ("images", "vqahat_train", "vqahat_val") + (("trainval_36",) if feature_dtype is None else ()):
         (root / folder).mkdir()
     embeddings = attribute_embeddings(params)
-    with atomic_open(root / TSV_PATH, "w", encoding="ascii", newline="\n") as tsv:
+    with _feature_sink(root, params, len(scenes), feature_dtype) as add_features:
         for image_id in tqdm(sorted(scenes), desc="synthetic world", unit="img", disable=not progress):
             scene = scenes[image_id]
             masks = object_masks(scene)
             _save_png(render_image(scene, masks), root / "images" / f"{image_id}.png")
             boxes = propose_boxes(scene, masks, params)
             feats = image_features(scene, masks, boxes, embeddings, params)
-            tsv.write(format_tsv_row(image_id, scene.width, scene.height, boxes, feats))
+            add_features(image_id, scene.width, scene.height, boxes, feats)
             for q, split in by_image.get(image_id, []):
                 for rel, annotator in map_files(q, split, params):
                     _save_png(hat_map(masks, q.relevant, params, q.question_id, annotator), root / rel)
@@ -97,4 +122,4 @@ def _write_into(root: Path, params: WorldParams, progress: bool) -> None:
                    indent=None)
     write_json(root / "scenes.json", [scenes[i].to_dict() for i in sorted(scenes)], indent=None)
     write_json(root / "relevant_objects.json", {str(q.question_id): list(q.relevant) for q, _ in kept}, indent=None)
-    write_json(root / "world.json", {"world_version": WORLD_VERSION, "params": params.to_dict()})
+    write_json(root / "world.json", world_stamp(params, feature_dtype))
