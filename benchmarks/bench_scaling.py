@@ -1,18 +1,18 @@
 """Scaling: data preparation time, UpDn training / evaluation throughput and peak RAM at growing world sizes.
 
 For each number of images (full: 5k, 20k, 40k images, K 36, D 2048, float16 features written straight into the
-memory-mapped store, data/feature_npy.py; ``--small``: 200, 400, 800 images, D 256, for CI) two fresh
+memory-mapped store, data/feature_npy.py; ``--small``: 100, 200, 400 images, D 128, for CI) two fresh
 processes run: ``prepare`` generates the synthetic world and prepares its store (``build_world(...,
 feature_dtype="float16")``: scenes, questions, PNGs, HAT maps, features, then prepare_vqa); ``train`` opens
 the store and runs one UpDn epoch (the trainer's step: forward + loss, backward, clip 0.25, Adamax; batch 256,
 shuffled; the world's model, 256 hidden) then scores val (batch 512, no_grad). ``--train-questions N`` times
 only the first N questions of the shuffled epoch (the step is the same throughout, so every size runs the same
 number of steps; default 8192 in the full run, where a whole 40k-image epoch takes ~30 min on a 2-core CPU,
-512 in ``--small``; 0 = the whole epoch). ``BENCH_NOTE`` (environment) is copied into the summary record. Peak RAM is the peak anonymous resident memory (RssAnon,
-sampled every 10 ms by a thread): the memory-mapped feature pages are file-backed, reclaimable page cache and
-show only in VmHWM (ru_maxrss), which is reported too. Figures: ``scaling_<n>`` per size and ``scaling``,
-with ``prepare_growth`` (prepare time ratio largest / smallest over the images ratio: 1 = linear) and
-``train_memory_flat`` (train peak RssAnon smallest / largest; target >= 0.8, and <= 4 GB at the largest).
+256 in ``--small``; 0 = the whole epoch). ``BENCH_NOTE`` (environment) is copied into the summary record.
+Peak RAM is the peak anonymous resident memory (RssAnon, sampled every 10 ms by a thread): the memory-mapped
+feature pages are file-backed, reclaimable page cache and show only in VmHWM (ru_maxrss), reported too.
+Figures: ``scaling_<n>`` per size and ``scaling``, with ``prepare_growth`` (prepare time ratio largest /
+smallest over the images ratio: 1 = linear) and ``train_memory_flat`` (train peak RssAnon smallest / largest; target >= 0.8, and <= 4 GB at the largest).
 Usage: ``python -m benchmarks.bench_scaling [--small] [--sizes 5000 20000] [--train-questions N] [--keep DIR]``.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from .common import emit
 
 FULL = {"sizes": (5000, 20000, 40000), "d": 2048, "train_questions": 8192}
-SMALL = {"sizes": (200, 400, 800), "d": 256, "train_questions": 512}
+SMALL = {"sizes": (100, 200, 400), "d": 128, "train_questions": 256}
 K, BATCH, EVAL_BATCH, FLAT_TARGET, RAM_LIMIT_MB = 36, 256, 512, 0.8, 4096
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,22 +150,25 @@ def run(small: bool = False, sizes: tuple[int, ...] | None = None, train_questio
             by_size[n] = figures
             records.append(emit({"name": f"scaling_{n}", "images": n, "k": K, "d": mode["d"], "batch": BATCH,
                                  **figures}))
+    return records + [emit(summary(by_size, mode["d"], small, limit))]
+
+
+def summary(by_size: dict[int, dict], d: int, small: bool, limit: int | None) -> dict:
+    """The ``scaling`` record from the per-size figures ({images: figures})."""
     small_n, large_n = min(by_size), max(by_size)
     growth = (by_size[large_n]["prepare_s"] / by_size[small_n]["prepare_s"]) / (large_n / small_n)
     flat = by_size[small_n]["train_peak_rss_anon_mb"] / by_size[large_n]["train_peak_rss_anon_mb"]
     peak = max(max(f["train_peak_rss_anon_mb"], f["eval_peak_rss_anon_mb"]) for f in by_size.values())
-    records.append(emit({"name": "scaling", "sizes": list(by_size), "d": mode["d"], "k": K, "small": small,
-                         "train_questions_limit": limit, "prepare_growth": round(growth, 3),
-                         "train_memory_flat": round(flat, 3), "target": FLAT_TARGET,
-                         "peak_rss_anon_mb": peak, "ram_limit_mb": RAM_LIMIT_MB,
-                         "ok": bool(flat >= FLAT_TARGET and peak <= RAM_LIMIT_MB),
-                         **({"note": os.environ["BENCH_NOTE"]} if os.environ.get("BENCH_NOTE") else {})}))
-    return records
+    return {"name": "scaling", "sizes": list(by_size), "d": d, "k": K, "small": small,
+            "train_questions_limit": limit, "prepare_growth": round(growth, 3), "train_memory_flat": round(flat, 3),
+            "target": FLAT_TARGET, "peak_rss_anon_mb": peak, "ram_limit_mb": RAM_LIMIT_MB,
+            "ok": bool(flat >= FLAT_TARGET and peak <= RAM_LIMIT_MB),
+            **({"note": os.environ["BENCH_NOTE"]} if os.environ.get("BENCH_NOTE") else {})}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="200 / 400 / 800 images, D 256 (CI)")
+    parser.add_argument("--small", action="store_true", help="100 / 200 / 400 images, D 128 (CI)")
     parser.add_argument("--sizes", type=int, nargs="+", help="numbers of images (default: the mode's)")
     parser.add_argument("--train-questions", type=int, default=-1,
                         help="time only the first N questions of the epoch (0: the whole epoch; default: the mode's)")

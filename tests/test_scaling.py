@@ -114,10 +114,10 @@ def test_scaling_benchmark_small_runs_and_memory_stays_flat():
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    assert [r["name"] for r in records] == ["scaling_200", "scaling_400", "scaling_800", "scaling"]
+    assert [r["name"] for r in records] == ["scaling_100", "scaling_200", "scaling_400", "scaling"]
     for record in records[:-1]:
         assert record["prepare_s"] > 0 and record["train_questions_per_s"] > 0 and record["eval_questions_per_s"] > 0
-        assert record["feature_dtype"] == "float16" and record["timed_questions"] >= 512
+        assert record["feature_dtype"] == "float16" and record["timed_questions"] >= 256
     summary = records[-1]
     assert summary["train_memory_flat"] >= 0.8, summary  # peak RssAnon at 4x the images: within 25%
     assert summary["peak_rss_anon_mb"] < 4096

@@ -11,7 +11,7 @@ from ..data.synthetic import WORLD_VERSION, WorldParams, build_world, default_wo
 from ..errors import GroundbenchError
 
 # --scale presets: world parameters and the feature dtype; an explicit option overrides its preset value.
-# vqacp: ~VQA-CP v2's size (~120k COCO images, 658k questions; here 120k images x ~4.8 kept questions),
+# vqacp: ~VQA-CP v2's size (~120k COCO images, 658k questions; here 120k images x ~4.7 kept questions),
 # bottom-up features (K 36, D 2048) stored as float16 (17.7 GB) without a TSV in between (data/feature_npy.py).
 SCALES = {"vqacp": {"n_images": 120_000, "n_proposals": 36, "feature_dim": 2048, "dtype": "float16"}}
 
