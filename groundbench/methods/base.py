@@ -15,7 +15,8 @@ from ..tasks.base import Task
 # One fine-tuning schedule for HINT and every method compared with it (same data, init, schedule and
 # selection): Adamax at a tenth of the pretraining learning rate, small batches over the ~6% of train
 # with maps. At the pretraining rate (2e-3) a fresh Adamax state moves every weight by ~lr per step: one
-# epoch cost HINT 1.7 and finetune 1.4 points of val accuracy (seed 1, leaderboards/diagnostics/epoch-trace/)
+# epoch cost HINT 1.7 and finetune 1.4 points of val accuracy (seed 1 of the first world, synth-vqacp-1:
+# leaderboards/diagnostics/synth-vqacp-1/epoch-trace/)
 # and selection by val accuracy kept those disrupted first epochs; at 2e-4 val stays at the pretrained level.
 FINE_TUNE_EPOCHS, FINE_TUNE_BATCH, FINE_TUNE_LR = 30, 64, 2e-4
 

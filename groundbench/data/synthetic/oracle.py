@@ -1,6 +1,6 @@
 """The oracle: answers every question from the true attributes of the objects it refers to.
 
-It parses the question text (the five templates of questions.py) and reads scenes.json, so it checks
+It parses the question text (the six templates of questions.py) and reads scenes.json, so it checks
 the world end to end: if it is not right on every question, the answers are not determined by the image.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ _TEMPLATES = (
     (re.compile(r"^what shape is the (\w+) object\?$"), "shape"),
     (re.compile(r"^what size is the (\w+)\?$"), "size"),
     (re.compile(r"^how many (\w+) are there\?$"), "count"),
+    (re.compile(r"^is the (\w+) (\w+)\?$"), "is_color"),
     (re.compile(r"^is there a (\w+) (\w+)\?$"), "exists"),
 )
 
@@ -44,6 +45,8 @@ def oracle_answer(question: str, scene: Scene) -> str:
             return _unique(scene.with_shape(match[1]), match[1]).size
         if family == "count":
             return str(len(scene.with_shape(_PLURAL_TO_SHAPE[match[1]])))
+        if family == "is_color":
+            return "yes" if _unique(scene.with_shape(match[1]), match[1]).color == match[2] else "no"
         found = any(o.color == match[1] and o.shape == match[2] for o in scene.objects)
         return "yes" if found else "no"
     raise ValueError(f"not a question of the synthetic world: {question!r}")

@@ -7,7 +7,7 @@ import numpy as np
 
 from ...errors import GroundbenchError
 
-WORLD_VERSION = "synth-vqacp-1"
+WORLD_VERSION = "synth-vqacp-2"
 
 SHAPES = ("circle", "square", "triangle", "diamond", "pentagon", "hexagon", "star", "cross")
 PLURALS = {"cross": "crosses"}
@@ -43,7 +43,7 @@ class WorldParams:
     questions_per_image: mean questions kept per image (the pool is thinned to this size).
     test_fraction: share of all questions in the test file (VQA-CP's test).
     type_weights: share of each question family in every split
-        (colour, shape, size, count, exists), normalised.
+        (colour, shape, size, count, is-colour, is-shape), normalised.
     prior_strength: chance a question goes to its (concept, answer) group's favoured split
         (the VQA-CP re-split, softened: 0.5 = no prior shift, 1.0 = disjoint groups).
     train_side_fraction: share of a concept's answers favoured in train (at least one).
@@ -73,8 +73,8 @@ class WorldParams:
     box_jitter: float = 0.15
     questions_per_image: float = 5.0
     test_fraction: float = 0.3
-    type_weights: tuple[float, ...] = (0.2, 0.2, 0.15, 0.1, 0.35)
-    prior_strength: float = 0.9
+    type_weights: tuple[float, ...] = (0.15, 0.15, 0.1, 0.2, 0.2, 0.2)
+    prior_strength: float = 0.8
     train_side_fraction: float = 0.25
     contested_rate: float = 0.3
     disagreement: float = 0.15
@@ -96,7 +96,7 @@ class WorldParams:
             (0.0 <= self.hat_fraction <= 1.0, "hat_fraction must lie in [0, 1]"),
             (0.0 < self.test_fraction < 1.0, "test_fraction must lie in (0, 1)"),
             (0.5 <= self.prior_strength <= 1.0, "prior_strength must lie in [0.5, 1]"),
-            (len(self.type_weights) == 5 and min(self.type_weights) >= 0, "type_weights: 5 non-negative numbers"),
+            (len(self.type_weights) == 6 and min(self.type_weights) >= 0, "type_weights: 6 non-negative numbers"),
             (self.hat_annotators >= 1, "hat_annotators must be >= 1"),
         )
         for ok, message in checks:

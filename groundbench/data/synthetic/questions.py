@@ -12,10 +12,10 @@ FAMILIES = {
     "shape": ("what shape is the {color} object?", "what shape is the", "other", SHAPES),
     "size": ("what size is the {shape}?", "what size is the", "other", SIZES),
     "count": ("how many {shapes} are there?", "how many", "number", COUNTS),
+    "is_color": ("is the {shape} {color}?", "is the", "yes/no", YES_NO),
     "exists": ("is there a {color} {shape}?", "is there a", "yes/no", YES_NO),
 }
-FAMILY_ORDER = ("color", "shape", "size", "count", "exists")
-MAX_EXISTS_PER_ANSWER = 2
+FAMILY_ORDER = ("color", "shape", "size", "count", "is_color", "exists")
 MAX_WRONG_VOTES = 4
 N_ANNOTATORS = 10
 
@@ -57,21 +57,25 @@ def question_text(family: str, shape: str = "", color: str = "") -> str:
     return FAMILIES[family][0].format(shape=shape, shapes=plural(shape), color=color)
 
 
-def _exists_candidates(scene: Scene, rng) -> list[tuple[str, str, str, tuple[int, ...]]]:
-    """Up to 2 "yes" pairs present in the scene and 2 near-miss "no" pairs (shape or colour present)."""
-    present = sorted({(o.color, o.shape) for o in scene.objects})
-    shapes, colours = sorted({o.shape for o in scene.objects}), sorted({o.color for o in scene.objects})
-    near = sorted({(c, s) for s in shapes for c in COLOURS} | {(c, s) for c in colours for s in SHAPES})
-    absent = [pair for pair in near if pair not in present]
+def _near_miss(value: str, present: list[str], every: tuple[str, ...], rng) -> str:
+    """A wrong value for a yes/no question: one another object in the scene has when there is one."""
+    pool = [v for v in present if v != value] or [v for v in every if v != value]
+    return pool[int(rng.integers(len(pool)))]
+
+
+def _yes_no(obj, scene: Scene, rng) -> list[tuple[str, str, str, tuple[int, ...]]]:
+    """(family, text, answer, relevant) of the yes/no questions on ``obj``: "is the {shape} {colour}?" when its
+    shape is unique, "is there a {colour} {shape}?" when its colour is (so no other object can make it true);
+    one true (yes) and one near-miss (no) each. The answer depends on ``obj`` alone: what a human looks at."""
     out = []
-    for pairs, answer in ((present, "yes"), (absent, "no")):
-        for p in rng.permutation(len(pairs))[:MAX_EXISTS_PER_ANSWER]:
-            color, shape = pairs[p]
-            if answer == "yes":
-                relevant = tuple(o.index for o in scene.objects if o.shape == shape and o.color == color)
-            else:
-                relevant = tuple(o.index for o in scene.objects if o.shape == shape or o.color == color)
-            out.append((color, shape, answer, relevant))
+    if len(scene.with_shape(obj.shape)) == 1:
+        colours = sorted({o.color for o in scene.objects}, key=COLOURS.index)
+        for color, answer in ((obj.color, "yes"), (_near_miss(obj.color, colours, COLOURS, rng), "no")):
+            out.append(("is_color", question_text("is_color", shape=obj.shape, color=color), answer, (obj.index,)))
+    if len(scene.with_color(obj.color)) == 1:
+        shapes = sorted({o.shape for o in scene.objects}, key=SHAPES.index)
+        for shape, answer in ((obj.shape, "yes"), (_near_miss(obj.shape, shapes, SHAPES, rng), "no")):
+            out.append(("exists", question_text("exists", shape=shape, color=obj.color), answer, (obj.index,)))
     return out
 
 
@@ -89,8 +93,8 @@ def candidate_questions(scene: Scene, params: WorldParams) -> list[Question]:
         objs = scene.with_color(color)
         if len(objs) == 1:
             found.append(("shape", question_text("shape", color=color), objs[0].shape, (objs[0].index,)))
-    for color, shape, answer, relevant in _exists_candidates(scene, rng):
-        found.append(("exists", question_text("exists", shape=shape, color=color), answer, relevant))
+    for obj in scene.objects:
+        found.extend(_yes_no(obj, scene, rng))
     found.sort(key=lambda f: (FAMILY_ORDER.index(f[0]), f[1]))
     return [Question(scene.image_id, i, fam, text, ans, rel) for i, (fam, text, ans, rel) in enumerate(found)]
 

@@ -19,26 +19,31 @@ from .params import COLOURS, SHAPES, WorldParams, stream
 from .questions import FAMILIES, FAMILY_ORDER, Question, question_text
 
 TRAIN, TEST = "train", "test"
+# As in VQA-CP, each yes/no question type has its own prior: one mostly "yes" in train, the other mostly "no",
+# each reversed in test; so the model sees both answers in train and must look to tell them apart.
+YES_NO_TRAIN_SIDE = {"is_color": "yes", "exists": "no"}
 
 
 def family_concepts(family: str) -> list[str]:
     """Every question text of a family (the concepts whose answer priors are shifted)."""
     if family == "shape":
         return [question_text(family, color=c) for c in COLOURS]
-    if family == "exists":
+    if family in ("is_color", "exists"):
         return [question_text(family, color=c, shape=s) for c in COLOURS for s in SHAPES]
     return [question_text(family, shape=s) for s in SHAPES]
 
 
 def train_favoured(params: WorldParams) -> dict[str, frozenset[str]]:
     """concept -> answers favoured in train: k = max(1, round(train_side_fraction * n)) answers per concept,
-    drawn Latin-square style from a fixed half of the family's n answers (the half is drawn from the seed)."""
+    drawn Latin-square style from a fixed half of the family's n answers (the half is drawn from the seed;
+    the yes/no families' halves are YES_NO_TRAIN_SIDE, opposite to each other)."""
     rng = stream(params, "priors")
     out: dict[str, frozenset[str]] = {}
     for family in FAMILY_ORDER:
         answers = list(FAMILIES[family][3])
         n = len(answers)
         half = [answers[i] for i in rng.permutation(n)[: math.ceil(n / 2)]]
+        half = [YES_NO_TRAIN_SIDE[family]] if family in YES_NO_TRAIN_SIDE else half
         k = max(1, round(params.train_side_fraction * n))
         concepts = family_concepts(family)
         for rank, c in enumerate(rng.permutation(len(concepts))):
