@@ -61,6 +61,13 @@ def bf16_supported(device: str | torch.device) -> bool:
     return bool(torch.cuda.is_bf16_supported(including_emulation=False))
 
 
+def autocast(precision: Precision, device: str | torch.device) -> contextlib.AbstractContextManager:
+    """``torch.autocast`` to ``precision.dtype`` on ``device``'s type; no autocast at all for fp32."""
+    if precision.dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type(device), dtype=precision.dtype)
+
+
 def resolve(name: str, device: str | torch.device) -> Precision:
     """The Precision ``name`` (one of CHOICES) means on ``device``; ``auto``: bf16 on capable CUDA, else fp32."""
     if name == "auto":
@@ -82,9 +89,7 @@ class Amp:
         self.scaler = torch.amp.GradScaler(self.device_type) if precision.scaled else None
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device_type, dtype=self.precision.dtype)
+        return autocast(self.precision, self.device_type)
 
     def backward(self, loss: torch.Tensor) -> None:
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()

@@ -1,4 +1,5 @@
 """Mixed precision (precision.py), --compile, and the CUDA data path (workers, pinned batches) on CPU."""
+import json
 import shutil
 
 import pytest
@@ -170,3 +171,25 @@ def test_train_records_a_reduced_precision_and_uses_workers(built, tmp_path, mon
     assert "precision bf16: bf16 vs fp32" in result.output
     _, meta = load_checkpoint(out / "best.safetensors")
     assert meta["train"]["precision"] == "bf16" and "compiled" not in meta["train"]
+
+
+def test_eval_scores_under_autocast_and_records_the_precision(built, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    trained_run = invoke("train", "updn", "--data", built[0] / "store", "--epochs", 1, "--out", run, "--device", "cpu")
+    assert trained_run.exit_code == 0, trained_run.output
+    reports = {}
+    for name in ("fp32", "bf16"):
+        out = tmp_path / f"{name}.json"
+        result = invoke("eval", "--checkpoint", run, "--precision", name, "--out", out, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        reports[name] = json.loads(out.read_text())
+    default = tmp_path / "default.json"
+    assert invoke("eval", "--checkpoint", run, "--out", default, "--device", "cpu").exit_code == 0
+    assert json.loads(default.read_text())["splits"] == reports["fp32"]["splits"]  # fp32 is the default
+    assert (reports["fp32"]["precision"], reports["bf16"]["precision"]) == ("fp32", "bf16")
+    for split, metrics in reports["fp32"]["splits"].items():
+        low = reports["bf16"]["splits"][split]
+        assert abs(low["accuracy"]["value"] - metrics["accuracy"]["value"]) <= 100.0 / metrics["accuracy"]["n"] * 2
+        assert abs(low["spearman_grad"]["value"] - metrics["spearman_grad"]["value"]) < 0.1
+    values = [(m, v["value"]) for m, v in reports["fp32"]["splits"]["test"].items() if v and v.get("value") is not None]
+    assert any(reports["bf16"]["splits"]["test"][m]["value"] != v for m, v in values)  # autocast did run

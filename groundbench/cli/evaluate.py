@@ -14,6 +14,7 @@ from ..io import check_writable, write_json
 from ..loading import build_from_weights, check_metadata, read_weights
 from ..models.checks import check_model
 from ..models.external import read_model_args
+from ..precision import CHOICES as PRECISIONS, autocast, resolve as resolve_precision
 from ..tasks import TASKS, get_task
 from ..results_file import score_results_file
 
@@ -54,7 +55,7 @@ def _model_notes(model, meta: dict, task, store, splits: list[str], device: str,
 
 
 def _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, splits, device, grounding, cache_root,
-                      predictions):
+                      predictions, precision="fp32"):
     """(report, meta) for any checkpoint: ours, an export, or a plain state dict with --model."""
     tensors, meta, path = read_weights(checkpoint)
     args = read_model_args(model_args) if model_args else None
@@ -80,8 +81,10 @@ def _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, split
             raise GroundbenchError("--predictions writes one split's results: give exactly one --split")
         write_json(predictions, task.predictions(model, store, splits[0], device), indent=None)
         click.echo(f"{splits[0]} predictions (official results format) written to {predictions}")
-    report = task.evaluate(model, store, splits, device=device, grounding=grounding)
-    report.update({"task": task.name, "checkpoint": str(checkpoint), "method": meta["method"]["name"],
+    chosen = resolve_precision(precision, device)
+    with autocast(chosen, device):
+        report = task.evaluate(model, store, splits, device=device, grounding=grounding)
+    report.update({"precision": chosen.name, "task": task.name, "checkpoint": str(checkpoint), "method": meta["method"]["name"],
                    "model": meta["model"]["name"], "seed": meta.get("seed"), "notes": notes})
     return report
 
@@ -101,9 +104,12 @@ def _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, split
               "format (VQA: [{question_id, answer}]; captions: [{image_id, caption}]) for `groundbench score`")
 @click.option("--no-grounding", is_flag=True, help="accuracy only (skip the grounding metrics)")
 @click.option("--device", default=None)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="bf16 / fp16: autocast for the forward passes, gradient and occlusion importance (faster on "
+              "GPUs; occlusion's small logit changes move under bf16); auto: bf16 on a CUDA GPU that supports it")
 @click.option("--cache-dir", type=PATH, envvar="GROUNDBENCH_CACHE")
 def evaluate_cmd(checkpoint, model_spec, model_args, task_name, results_file, data, splits, out, predictions,
-                 no_grounding, device, cache_dir):
+                 no_grounding, device, precision, cache_dir):
     """Score a model: task metrics (VQA accuracy by answer type; caption metrics and CHAIR) and grounding."""
     cache_root = cache_dir or default_cache_root()
     if (checkpoint is None) == (results_file is None):
@@ -113,7 +119,7 @@ def evaluate_cmd(checkpoint, model_spec, model_args, task_name, results_file, da
             check_writable(path)  # before the evaluation, not after it
     if checkpoint is not None:
         report = _score_checkpoint(checkpoint, model_spec, model_args, task_name, data, splits,
-                                   check_device(device), not no_grounding, cache_root, predictions)
+                                   check_device(device), not no_grounding, cache_root, predictions, precision)
     else:
         store, _ = open_data(data, cache_root, click.echo)
         if len(splits) != 1:
