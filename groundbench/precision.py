@@ -9,8 +9,8 @@ Choices (``PRECISIONS``; ``auto`` picks one per device):
   casts recorded in the graph. No loss scaling (bf16 has fp32's exponent range).
 * ``fp16``: the same with float16 and a ``torch.amp.GradScaler`` on the final loss. HINT's inner gradient
   (d o_gt / d v) is not scaled: its values (logit derivatives) are far above fp16's underflow; the outer
-  backward through the double-backward graph is scaled like any other. The scaler's state is not saved, so a
-  resumed fp16 run restarts the scale at its default (harmless: it re-adapts in a few steps).
+  backward through the double-backward graph is scaled like any other. The scaler's state (loss scale, growth
+  tracker) is saved in RUN/last.safetensors' metadata, so a resumed fp16 run continues bit for bit.
 * ``auto`` (the default): bf16 on a CUDA device that supports it, fp32 everywhere else (CPU: fp32).
 
 Before a reduced-precision run trains, ``agreement`` compares the reduced and the fp32 computation on one

@@ -134,10 +134,13 @@ class Trainer:
             tensors.update({OPTIM_PREFIX + k: v for k, v in optim_tensors.items()})
             meta["optimizer"] = optim_meta
             meta["rng"] = rng_state(self.generators, self.config.device)
+            if self.amp.scaler is not None:  # fp16: the loss scale and its growth tracker (plain numbers)
+                meta["grad_scaler"] = self.amp.scaler.state_dict()
         return save_checkpoint(self.run_dir / f"{name}.safetensors", tensors, meta)
 
     def resume(self) -> None:
-        """Continue from RUN/last.safetensors: weights, optimizer, epoch counter, best score, history, RNGs."""
+        """Continue from RUN/last.safetensors: weights, optimizer, epoch counter, best score, history, RNGs and
+        (fp16) the GradScaler's loss scale."""
         path = self.run_dir / "last.safetensors"
         if not path.exists():
             raise GroundbenchError("nothing to resume: no last.safetensors", path=self.run_dir)
@@ -158,6 +161,8 @@ class Trainer:
             raise GroundbenchError(f"the resume state does not fit this model / optimizer ({str(exc).splitlines()[0]})",
                                    path=path) from None
         set_rng_state(rng, self.generators, path)
+        if self.amp.scaler is not None and isinstance(meta.get("grad_scaler"), dict):
+            self.amp.scaler.load_state_dict(meta["grad_scaler"])  # older fp16 runs: the scale restarts
         self.state = state
 
     # -- the loop ----------------------------------------------------------------------------------

@@ -193,3 +193,23 @@ def test_eval_scores_under_autocast_and_records_the_precision(built, tmp_path): 
         assert abs(low["spearman_grad"]["value"] - metrics["spearman_grad"]["value"]) < 0.1
     values = [(m, v["value"]) for m, v in reports["fp32"]["splits"]["test"].items() if v and v.get("value") is not None]
     assert any(reports["bf16"]["splits"]["test"][m]["value"] != v for m, v in values)  # autocast did run
+
+
+def test_fp16_resume_restores_the_loss_scale_and_continues_bit_for_bit(tmp_path):
+    """The default scale 2**16 overflows and backs off in the first steps: a resumed run must carry the
+    backed-off scale on (a fresh 2**16 would skip steps again and give other weights)."""
+    def trainer(run, epochs):
+        torch.manual_seed(0)
+        return Trainer(tiny_model(), build_method("hint"), VQA, TrainConfig(epochs=epochs, lr=0.01, precision="fp16"),
+                       run, {"model": {"name": "updn"}}, lambda model: 0.0)
+    straight = trainer(tmp_path / "straight", 2)
+    straight.fit(lambda epoch: BATCHES, len(BATCHES))
+    first = trainer(tmp_path / "resumed", 1)
+    first.fit(lambda epoch: BATCHES, len(BATCHES))
+    assert first.amp.scaler.get_scale() < 2.0 ** 16  # it backed off: the state to carry over
+    resumed = trainer(tmp_path / "resumed", 2)
+    resumed.resume()
+    assert resumed.amp.scaler.get_scale() == first.amp.scaler.get_scale()
+    resumed.fit(lambda epoch: BATCHES, len(BATCHES))
+    for (name, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), name
