@@ -24,7 +24,7 @@ from groundbench.data.prepare import prepare_vqa
 from groundbench.data.store import VQAStore
 
 from .bench_features import K, D, write_fake_tsv
-from .common import emit
+from .common import emit, memory_status
 
 SIZES, QUESTIONS_PER_IMAGE, BATCH = (256, 1024), 2, 128
 
@@ -48,16 +48,6 @@ def write_raw(root: Path, n_images: int) -> None:
     write_fake_tsv(root / "features.tsv", n_images, rng)
 
 
-def _memory() -> dict[str, int]:
-    fields = {}
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            name, _, value = line.partition(":")
-            if name in ("RssAnon", "VmHWM"):
-                fields[name] = int(value.split()[0]) * 1024
-    return fields
-
-
 def child(store_dir: str, mode: str) -> dict:
     """One pass in this process; returns peak RssAnon and VmHWM in bytes."""
     torch.manual_seed(0)
@@ -66,7 +56,7 @@ def child(store_dir: str, mode: str) -> dict:
     loader = make_loader(store.dataset(split), BATCH, shuffle=mode == "train")
     model = torch.nn.Linear(D, len(store.answers))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    peak = _memory()["RssAnon"]
+    peak = memory_status()["RssAnon"]
     for batch in loader:
         if mode == "train":
             logits = model((batch.v * batch.mask[..., None]).mean(1))
@@ -77,8 +67,8 @@ def child(store_dir: str, mode: str) -> dict:
         else:
             with torch.no_grad():
                 model((batch.v * batch.mask[..., None]).mean(1)).argmax(1)
-        peak = max(peak, _memory()["RssAnon"])
-    return {"peak_rss_anon": peak, "vm_hwm": _memory()["VmHWM"]}
+        peak = max(peak, memory_status()["RssAnon"])
+    return {"peak_rss_anon": peak, "vm_hwm": memory_status()["VmHWM"]}
 
 
 def run() -> list[dict]:

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from .common import emit
+from .common import emit, memory_status
 
 FULL = {"sizes": (5000, 20000, 40000), "d": 2048, "train_questions": 8192}
 SMALL = {"sizes": (100, 200, 400), "d": 128, "train_questions": 256}
@@ -42,15 +42,7 @@ class PeakMemory:
     def __init__(self, period: float = 0.01):
         self.period, self.peak, self._stop = period, 0, threading.Event()
 
-    @staticmethod
-    def status() -> dict[str, int]:
-        fields = {}
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                if name in ("RssAnon", "VmHWM"):
-                    fields[name] = int(value.split()[0]) * 1024
-        return fields
+    status = staticmethod(memory_status)
 
     def _sample(self) -> None:
         while not self._stop.wait(self.period):

@@ -48,3 +48,14 @@ def emit(record: dict) -> dict:
     """Print ``record`` as one JSON line and return it."""
     print(json.dumps(record), flush=True)
     return record
+
+
+def memory_status() -> dict[str, int]:
+    """This process's RssAnon (anonymous resident memory) and VmHWM (peak resident set), in bytes."""
+    fields = {}
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "VmHWM"):
+                fields[name] = int(value.split()[0]) * 1024
+    return fields

@@ -1,11 +1,8 @@
-"""Leaderboard: validate result records, aggregate seeds (mean ± std) into plain tables.
-
-JSON first: :func:`aggregate` returns plain :class:`Table` objects and :func:`table_to_dict` their JSON form;
-the renderers (leaderboard_render.render: Markdown, LaTeX, CSV; leaderboard_html.py: the HTML page) only format
-them. Rows are (benchmark, method, model, source) groups, so a paper-reported row (source = a citation) is
-never averaged with a measured one. A table of a synthetic world also carries, in ``beside``, the reported
-rows of the real benchmark it imitates (leaderboard_benchmarks.analogue): a block of its own, below the
-measured rows, never in the same cells and never compared with them (``best`` is per block).
+"""Leaderboard: validate result records, aggregate seeds (mean ± std) into plain tables (JSON first:
+:func:`aggregate` -> :class:`Table`, :func:`table_to_dict`; leaderboard_render / leaderboard_html only format).
+Rows are (benchmark, method, model, source) groups, so a paper-reported row is never averaged with a measured one;
+a synthetic world's table carries in ``beside`` the reported rows of the real benchmark it imitates
+(leaderboard_benchmarks.analogue), a block of its own, never compared with ours (``best`` is per block).
 """
 from __future__ import annotations
 
