@@ -31,6 +31,7 @@ from ..io import atomic_open
 from .batch import HAT_GRID
 from .feature_arrays import PREPARE, FeatureArrays
 from .npy import load_npz
+from .packed_masks import PackedMasks
 
 log = logging.getLogger("groundbench.data")
 
@@ -136,7 +137,8 @@ def proposal_importance(avg: np.ndarray, boxes: np.ndarray, num_boxes: int) -> n
 
 @dataclass
 class HumanArrays:
-    """question_ids [M] int64, importance [M, K] float32, hat_mask [M, G, G] bool."""
+    """question_ids [M] int64, importance [M, K] float32, hat_mask [M, G, G] bool (an array, or the same masks
+    bit-packed: data/packed_masks.PackedMasks, as compute_human and read_human give them)."""
 
     question_ids: np.ndarray
     importance: np.ndarray
@@ -153,7 +155,7 @@ def compute_human(records: list[dict], maps: dict[int, list[Path]], features: Fe
     boxes = features.array("boxes")
     todo = [r for r in records if r["question_id"] in maps]
     qids, importance = np.zeros(len(todo), np.int64), np.zeros((len(todo), k), np.float32)
-    masks, m = np.zeros((len(todo), grid, grid), bool), 0
+    packed, m = np.zeros((len(todo), (grid * grid + 7) // 8), np.uint8), 0
     for record in tqdm(todo, desc=desc, unit="q", file=sys.stderr, disable=not progress or not todo):
         row = features.row_of[record["image_id"]]
         width, height = (int(x) for x in features.image_size[row])
@@ -164,14 +166,14 @@ def compute_human(records: list[dict], maps: dict[int, list[Path]], features: Fe
         counts.questions += 1
         qids[m] = record["question_id"]
         importance[m] = proposal_importance(avg, np.asarray(boxes[row]), int(features.num_boxes[row]))
-        masks[m], m = grid_mask(avg, grid), m + 1
-    return HumanArrays(qids[:m], importance[:m], masks[:m])
+        packed[m], m = np.packbits(grid_mask(avg, grid).reshape(-1)), m + 1
+    return HumanArrays(qids[:m], importance[:m], PackedMasks(packed[:m], grid))
 
 
 def write_human(path: str | Path, arrays: HumanArrays) -> Path:
     """``human_{split}.npz``: question_ids, importance, hat_mask packed along the flattened grid, grid."""
-    m, grid = arrays.hat_mask.shape[0], arrays.hat_mask.shape[-1]
-    packed = np.packbits(arrays.hat_mask.reshape(m, grid * grid), axis=1)
+    masks = arrays.hat_mask if isinstance(arrays.hat_mask, PackedMasks) else PackedMasks.pack(arrays.hat_mask)
+    packed, grid = masks.packed, masks.grid
     with atomic_open(path, "wb") as handle:
         np.savez(handle, question_ids=arrays.question_ids, importance=arrays.importance,
                  hat_mask=packed, grid=np.int64(grid))
@@ -181,19 +183,24 @@ def write_human(path: str | Path, arrays: HumanArrays) -> Path:
 HUMAN_NPZ = {"question_ids": ("iu", 1), "importance": ("f", 2), "hat_mask": ("u", 2), "grid": ("iu", 0)}
 
 
-def unpack_masks(data: dict[str, np.ndarray], rows: int, path: Path, prepare: str) -> np.ndarray:
-    """hat_mask packed by write_human -> bool [rows, G, G], after checking the shapes agree."""
+def check_packed(data: dict[str, np.ndarray], rows: int, path: Path, prepare: str) -> PackedMasks:
+    """hat_mask packed by write_human, as PackedMasks [rows, G, G], after checking the shapes agree."""
     grid = int(data["grid"])
     if not 1 <= grid <= 4096 or data["hat_mask"].shape != (rows, (grid * grid + 7) // 8) \
             or data["importance"].shape[0] != rows or data["hat_mask"].dtype != np.uint8:
         raise GroundbenchError(f"arrays disagree (rows {rows}, importance {data['importance'].shape}, hat_mask "
                                f"{data['hat_mask'].shape}, grid {grid}); re-run {prepare}", path=path)
-    return np.unpackbits(data["hat_mask"], axis=1, count=grid * grid).reshape(rows, grid, grid).astype(bool)
+    return PackedMasks(data["hat_mask"], grid)
+
+
+def unpack_masks(data: dict[str, np.ndarray], rows: int, path: Path, prepare: str) -> np.ndarray:
+    """hat_mask packed by write_human -> bool [rows, G, G], after checking the shapes agree."""
+    return np.asarray(check_packed(data, rows, path, prepare))
 
 
 def read_human(path: str | Path, prepare: str = PREPARE) -> HumanArrays:
-    """Inverse of write_human (hat_mask unpacked back to bool [M, G, G]); read without pickle and checked
-    (data/npy.py): a damaged file is a GroundbenchError naming it."""
+    """Inverse of write_human (hat_mask as PackedMasks [M, G, G], unpacked row by row when indexed); read without
+    pickle and checked (data/npy.py): a damaged file is a GroundbenchError naming it."""
     data = load_npz(Path(path), prepare, HUMAN_NPZ)
-    mask = unpack_masks(data, data["question_ids"].shape[0], Path(path), prepare)
+    mask = check_packed(data, data["question_ids"].shape[0], Path(path), prepare)
     return HumanArrays(data["question_ids"].astype(np.int64), data["importance"].astype(np.float32), mask)

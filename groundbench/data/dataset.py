@@ -1,6 +1,8 @@
 """A torch Dataset over one split of a prepared store, and the collate that builds a Batch."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -11,26 +13,47 @@ from .feature_arrays import FeatureArrays
 from .text import encode
 
 
+class RowOf:
+    """id -> row of ``ids`` [M] (the last row for a repeated id, as a dict built in order), or None; held as a
+    sorted array instead of a dict, so its memory is 16 bytes per id."""
+
+    def __init__(self, ids):
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted = ids[self.order]
+
+    def get(self, key: int) -> int | None:
+        pos = int(np.searchsorted(self.sorted, key, side="right")) - 1
+        return int(self.order[pos]) if pos >= 0 and self.sorted[pos] == key else None
+
+    def __getitem__(self, key: int) -> int:
+        row = self.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+
 class VQADataset(Dataset):
-    """Questions of one split; each item reads its image's features lazily from the memory map.
+    """Questions of one split (``records``: a data/record_table.RecordTable or a list of record dicts); each
+    item reads its image's features lazily from the memory map.
 
     An item is a dict: v [K, D], boxes [K, 4], num_boxes, q [T], target [A] (soft scores), human [K],
     has_human, hat_mask [G, G], image_size (w, h), and the question's metadata; plus oracle [K] when an
     ``oracle`` array ([M, K], row i for question ``oracle_ids[i]``: data/oracle_importance.py) is given.
     """
 
-    def __init__(self, records: list[dict], features: FeatureArrays, vocab: list[str], num_answers: int,
+    def __init__(self, records: Sequence[dict], features: FeatureArrays, vocab: list[str], num_answers: int,
                  human: HumanArrays | None = None, oracle: np.ndarray | None = None,
-                 oracle_ids: list[int] | None = None):
+                 oracle_ids: Sequence[int] | None = None):
         self.records = records
         self.features = features
         self.word_to_id = {word: i + 1 for i, word in enumerate(vocab)}
         self.num_answers = int(num_answers)
         self.human = human
-        self.human_row = {} if human is None else {int(q): i for i, q in enumerate(human.question_ids.tolist())}
+        self.human_row = RowOf([] if human is None else human.question_ids)
         self.grid = HAT_GRID if human is None else int(human.hat_mask.shape[-1])
         self.oracle = oracle
-        self.oracle_row = {} if oracle is None else {int(q): i for i, q in enumerate(oracle_ids)}
+        self.oracle_row = RowOf([] if oracle is None else oracle_ids)
 
     def __len__(self) -> int:
         return len(self.records)

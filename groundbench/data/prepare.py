@@ -10,6 +10,8 @@ Outputs are written under temporary names and renamed; a step's stamp is written
 and ``manifest.json`` last, after being removed before any work: a conversion killed half-way leaves
 no manifest (the store does not open) and no stamp a later run would take as complete. The sums just
 computed are cached in ``.stamps/verified.json`` so that opening the store (data/store_check.py) hashes nothing.
+Each split's records are also saved as arrays (``records_{split}.npz``, data/record_table.py, keyed by the JSON's
+sha256), so that training and evaluation never hold them as Python dicts.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from .feature_npy import FEATURES_DIR, feature_store_files, has_feature_store, l
 from .features import FeatureArrays, scan_features, tsv_files, write_feature_store
 from .splits import DEFAULT_VAL_FRACTION
 from ..locking import exclusive
+from .record_table import RecordTable
 from .stamps import Steps, fingerprint, stamp_key, sweep_temporaries
 from .store_check import record_verified
 from .text import MAX_QUESTION_TOKENS, build_vocab
@@ -174,5 +177,7 @@ def _prepare_vqa_locked(root: Path, out: Path, split_scheme: str, min_answer_cou
                    "question_tokens": MAX_QUESTION_TOKENS},
     }
     record_verified(out, steps.files)
+    for name, records in splits.items():  # the records as arrays, so that readers never parse the JSON
+        RecordTable.from_records(records).save(out / f"records_{name}.npz", manifest["files"][f"{name}.json"]["sha256"])
     write_json(out / "manifest.json", manifest)
     return out

@@ -14,6 +14,7 @@ from .dataset import VQADataset
 from .feature_arrays import FeatureArrays
 from .oracle_importance import load_oracle
 from .prepare import STORE_FORMAT, STORE_VERSION, upper_bound
+from .record_table import RecordTable
 from .store_check import (check_features_match, check_importance_width, check_records, check_strings, open_manifest,
                           store_files)
 
@@ -48,7 +49,7 @@ class VQAStore:
         self.answers = answers
         self.vocab = vocab
         self.splits = list(manifest["splits"])
-        self._records: dict[str, list[dict]] = {}
+        self._records: dict[str, RecordTable] = {}
         self._human: dict[str, HumanArrays] = {}
         self._features: FeatureArrays | None = None
         self._oracle: dict[str, np.ndarray] | None = None  # split -> [N, K], loaded by provide(["oracle"])
@@ -80,15 +81,30 @@ class VQAStore:
             self._features = FeatureArrays(self.root / "features", PREPARE)
         return self._features
 
-    def records(self, split: str) -> list[dict]:
-        """The split's question records (see prepare.py for the fields)."""
+    def records(self, split: str) -> RecordTable:
+        """The split's question records (see prepare.py for the fields), as a RecordTable: ``records_{split}.npz``
+        when it matches ``{split}.json``'s sha256 in the manifest, else parsed from the JSON, checked and cached."""
         if self._split(split) not in self._records:
-            path = self.root / f"{split}.json"
-            records = check_records(read_json(path, what=f"{split} split"), RECORD_FIELDS, path, PREPARE,
-                                    "question_id")
-            check_features_match(self.features, self.manifest, records, self.root, split, PREPARE, "question_id")
-            self._records[split] = records
+            key = self.manifest["files"][f"{split}.json"]["sha256"]
+            table = RecordTable.load(self.root / f"records_{split}.npz", key)
+            if table is None or not np.isin(table.column("image_id"), self.features.image_ids).all():
+                table = self._records_from_json(split, key)
+            else:
+                check_features_match(self.features, self.manifest, [], self.root, split, PREPARE, "question_id")
+            self._records[split] = table
         return self._records[split]
+
+    def _records_from_json(self, split: str, key: str) -> RecordTable:
+        """Parse, check and table ``{split}.json``; the table is saved when the store is writable."""
+        path = self.root / f"{split}.json"
+        records = check_records(read_json(path, what=f"{split} split"), RECORD_FIELDS, path, PREPARE, "question_id")
+        check_features_match(self.features, self.manifest, records, self.root, split, PREPARE, "question_id")
+        table = RecordTable.from_records(records)
+        try:
+            table.save(self.root / f"records_{split}.npz", key)
+        except OSError:
+            pass  # a read-only store: the table is rebuilt by every process that opens it
+        return table
 
     def human(self, split: str) -> HumanArrays:
         """The split's human importance [M, K] and grid masks [M, G, G] (questions with usable maps)."""
@@ -116,12 +132,13 @@ class VQAStore:
         """The split as a Dataset; ``human_only`` keeps questions with maps, ``hint_fraction`` a nested subsample."""
         records, human = self.records(split), self.human(split)
         oracle = self._oracle[split] if "oracle" in self._carry else None
-        oracle_ids = None if oracle is None else [r["question_id"] for r in records]
+        oracle_ids = None if oracle is None else records.column("question_id")
         if human_only or hint_fraction is not None:
             with_maps = set(human.question_ids.tolist())
             if hint_fraction is not None:
                 with_maps = hint_subsample(sorted(with_maps), hint_fraction, seed)
-            records = [r for r in records if r["question_id"] in with_maps]
+            keep = np.isin(records.column("question_id"), np.fromiter(with_maps, dtype=np.int64, count=len(with_maps)))
+            records = records.take(np.flatnonzero(keep))
         return VQADataset(records, self.features, self.vocab, len(self.answers), human, oracle, oracle_ids)
 
     def upper_bound(self, split: str) -> float:
