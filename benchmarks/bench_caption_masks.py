@@ -7,10 +7,10 @@ uncompressed RLE, as the official instances files store them); 8 such images, ti
 For every (image, category):
 
 * ours: the production path, exactly as ``data/caption_masks.compute_caption_human`` calls it:
-  ``category_mask`` (pycocotools ``frPyObjects`` / ``merge`` / one ``decode`` of the union),
-  ``data/binary_masks.binary_importance`` (Eq. 1 from int32 block sums at the box columns, equal bit for bit
-  to the general float64 path) and ``data/attention.grid_mask`` of the 0/1 map as float32 (PIL box filter
-  to 64 x 64).
+  ``category_segments`` (pycocotools ``frPyObjects`` / ``merge`` of the union, then its run lengths read as
+  vertical segments, data/rle.py: the mask is never decoded to pixels), ``data/binary_masks.segment_importance``
+  (Eq. 1 from box counts of the runs, equal bit for bit to the general float64 path on the decoded mask) and
+  ``data/box_grid.exact_grid_mask`` (the 64 x 64 cells of PIL's box filter, exact cell means).
 * reference, written straightforwardly: every instance decoded as pycocotools' ``COCO.annToMask`` does
   (one ``decode`` per instance), the union by ``|=``; then Eq. 1 per box in a Python loop,
   s_r = E_in / (E_in + E_out) with E_in = (mask pixels inside box r) / a_r and E_out = (mask pixels
@@ -18,9 +18,12 @@ For every (image, category):
   as ``importance/human.pixel_bounds``); the grid mask as the mean of each grid cell over the pixels whose
   centre falls in it (the cells PIL's BOX filter uses here), >= 0.5 x the largest cell mean.
 
-Both must agree (Eq. 1 to 1e-6, grid masks exactly) before timing. Target: ours >= 5x the reference.
-The record also holds a per-stage breakdown in seconds per image (decode / Eq. 1 / grid mask; Eq. 1 also by
-the general float64 path of the VQA-HAT maps, which the captioning path used before).
+Both must agree (Eq. 1 to 1e-6, grid masks exactly) before timing; ours must also equal, bit for bit, Eq. 1 of
+the decoded mask (``binary_importance``) and PIL's ``data/attention.grid_mask`` of it (the path before; the
+two grids can differ only at exact ties, which these images do not have).
+Target: ours >= 5x the reference. The record also holds a per-stage breakdown in seconds per image (ours:
+merge, runs / segments, Eq. 1, grid; the decoding path before: decode, Eq. 1 by int32 block sums, PIL grid;
+the reference: decode, Eq. 1 box loop, grid).
 """
 from __future__ import annotations
 
@@ -30,10 +33,12 @@ import numpy as np
 import torch
 from pycocotools import mask as mask_api
 
-from groundbench.data.attention import HAT_THRESHOLD, grid_mask, proposal_importance
+from groundbench.data.attention import HAT_THRESHOLD, grid_mask
 from groundbench.data.batch import HAT_GRID
-from groundbench.data.binary_masks import binary_importance
-from groundbench.data.caption_masks import category_mask
+from groundbench.data.binary_masks import binary_importance, segment_importance
+from groundbench.data.box_grid import exact_grid_mask
+from groundbench.data.caption_masks import category_mask, category_rle, category_segments
+from groundbench.data.rle import one_segments, rle_counts
 from groundbench.importance.human import pixel_bounds
 
 from .common import best_time, compare, emit, result
@@ -77,6 +82,13 @@ def make_image(rng: np.random.Generator, with_rle: bool) -> tuple[list[list[dict
 
 # -- ours: the production path (compute_caption_human's calls) ------------------------------------------------
 def ours_category(anns: list[dict], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    union = category_segments(anns, HEIGHT, WIDTH)
+    return (segment_importance(union, boxes, K, HEIGHT, WIDTH),
+            exact_grid_mask(union, HEIGHT, WIDTH, HAT_GRID, HAT_THRESHOLD))
+
+
+def decoded_category(anns: list[dict], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The path before: decode the union, Eq. 1 by int32 block sums, PIL's grid."""
     union = category_mask(anns, HEIGHT, WIDTH)
     return binary_importance(union, boxes, K), grid_mask(union.astype(np.float32), HAT_GRID)
 
@@ -144,10 +156,11 @@ def per_image(images: list, fn) -> None:
 
 
 def breakdown(images: list) -> dict:
-    """Seconds per image of each stage, ours and reference (best of 5; outputs dropped as they are made)."""
+    """Seconds per image of each stage (best of 5; outputs dropped as they are made)."""
     anns = [cats for cats, _ in images]
+    rles = [[category_rle(a, HEIGHT, WIDTH) for a in cats] for cats in anns]
+    segments = [[category_segments(a, HEIGHT, WIDTH) for a in cats] for cats in anns]
     unions = [[category_mask(a, HEIGHT, WIDTH) for a in cats] for cats in anns]
-    floats = [[u.astype(np.float64) for u in us] for us in unions]
     ref_unions = [[reference_union(a) for a in cats] for cats in anns]
     boxes = [b for _, b in images]
 
@@ -158,10 +171,14 @@ def breakdown(images: list) -> dict:
                     fn(x, b)
         return best_time(go) / len(images)
 
-    return {"ours": {"decode": each(lambda a, b: category_mask(a, HEIGHT, WIDTH), anns),
-                     "eq1_integer": each(lambda u, b: binary_importance(u, b, K), unions),
-                     "eq1_general_float64_path": each(lambda f, b: proposal_importance(f, b, K), floats),
-                     "grid_mask": each(lambda u, b: grid_mask(u.astype(np.float32), HAT_GRID), unions)},
+    return {"ours": {"merge": each(lambda a, b: category_rle(a, HEIGHT, WIDTH), anns),
+                     "runs_segments": each(lambda r, b: one_segments(rle_counts(r["counts"]), HEIGHT), rles),
+                     "eq1_segments": each(lambda s, b: segment_importance(s, b, K, HEIGHT, WIDTH), segments),
+                     "grid_exact": each(lambda s, b: exact_grid_mask(s, HEIGHT, WIDTH, HAT_GRID, HAT_THRESHOLD),
+                                        segments)},
+            "decoding_path_before": {"decode": each(lambda a, b: category_mask(a, HEIGHT, WIDTH), anns),
+                                     "eq1_integer": each(lambda u, b: binary_importance(u, b, K), unions),
+                                     "grid_pil": each(lambda u, b: grid_mask(u.astype(np.float32), HAT_GRID), unions)},
             "reference": {"decode": each(lambda a, b: reference_union(a), anns),
                           "eq1_box_loop": each(reference_importance, ref_unions),
                           "grid_mask": each(lambda u, b: reference_grid(u), ref_unions)}}
@@ -175,6 +192,10 @@ def run() -> dict:
         for anns in categories:
             ours_s, ours_grid = ours_category(anns, boxes)
             ref_s, ref_grid = reference_category(anns, boxes)
+            before_s, before_grid = decoded_category(anns, boxes)
+            if not (np.array_equal(ours_s.view(np.uint32), before_s.view(np.uint32))
+                    and np.array_equal(ours_grid, before_grid)):
+                raise AssertionError("the run-length path differs from the decoding path")
             max_diff = max(max_diff, float(np.abs(ours_s.astype(np.float64) - ref_s).max()))
             grid_differ += int((ours_grid != ref_grid).sum())
     if max_diff >= 1e-6 or grid_differ:

@@ -1,12 +1,12 @@
 """COCO instance masks -> human importance of every proposal per (image, category) (HINT paper, Eq. 1).
 
 A category's human map in an image is the union of its instance masks (polygons, uncompressed or compressed
-RLE, crowd regions included), decoded with pycocotools as ``COCO.annToRLE`` / ``annToMask`` do
-(``frPyObjects``, ``merge``, ``decode``) at the image's size. Eq. 1 per proposal: on these 0/1 masks in
-integer arithmetic (``data/binary_masks.binary_importance``), equal bit for bit to the general map path of
-the VQA-HAT maps (``data/attention.proposal_importance``); the G x G grid mask is that path's
-``data/attention.grid_mask``. A category whose union mask has no pixel (a sliver polygon) gets no row and is
-counted.
+RLE, crowd regions included), merged with pycocotools as ``COCO.annToRLE`` does (``frPyObjects``, ``merge``)
+at the image's size, and read from its run lengths without decoding it to pixels (data/rle.py). Eq. 1 per
+proposal in integer arithmetic (``data/binary_masks.segment_importance``), equal bit for bit to the general map
+path of the VQA-HAT maps (``data/attention.proposal_importance``) on the decoded mask; the G x G grid mask
+(``data/box_grid.exact_grid_mask``) has the cells of that path's ``data/attention.grid_mask`` with exact cell
+means. A category whose union mask has no pixel (a sliver polygon) gets no row and is counted.
 """
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ from tqdm import tqdm
 
 from ..errors import GroundbenchError
 from ..io import atomic_open
-from .attention import grid_mask, unpack_masks
-from .binary_masks import binary_importance
+from .attention import HAT_THRESHOLD, unpack_masks
+from .binary_masks import segment_importance
 from .batch import HAT_GRID
+from .box_grid import exact_grid_mask
 from .coco import Instances
 from .feature_arrays import PREPARE, FeatureArrays
 from .npy import load_npz
+from .rle import one_segments, rle_counts
 
 
 def annotation_rle(segmentation: list | dict, height: int, width: int) -> dict:
@@ -38,12 +40,21 @@ def annotation_rle(segmentation: list | dict, height: int, width: int) -> dict:
     return {"size": list(segmentation["size"]), "counts": segmentation["counts"]}
 
 
+def category_rle(annotations: list[dict], height: int, width: int) -> dict:
+    """Union of the annotations' masks as one compressed RLE (pycocotools ``merge``)."""
+    return mask_api.merge([annotation_rle(a["segmentation"], height, width) for a in annotations], intersect=0)
+
+
 def category_mask(annotations: list[dict], height: int, width: int) -> np.ndarray:
     """Union of the annotations' masks -> [height, width] uint8 in {0, 1}."""
-    rles = [annotation_rle(a["segmentation"], height, width) for a in annotations]
     with warnings.catch_warnings():  # pycocotools 2.0.x under numpy 2: a DeprecationWarning on every decode
         warnings.filterwarnings("ignore", message="__array__ implementation", category=DeprecationWarning)
-        return mask_api.decode(mask_api.merge(rles, intersect=0))
+        return mask_api.decode(category_rle(annotations, height, width))
+
+
+def category_segments(annotations: list[dict], height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of the annotations' masks as its vertical 1-segments (data/rle.py), never decoded to pixels."""
+    return one_segments(rle_counts(category_rle(annotations, height, width)["counts"]), height)
 
 
 @dataclass
@@ -94,13 +105,14 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
         for ann in instances.annotations.get(image_id, []):
             by_category.setdefault(instances.categories[ann["category_id"]], []).append(ann)
         for name in sorted(record["objects"], key=index.__getitem__):
-            union = category_mask(by_category[name], height, width)
-            if not union.any():
+            union = category_segments(by_category[name], height, width)
+            if union[0].size == 0:
                 counts["empty_masks"] = counts.get("empty_masks", 0) + 1
                 continue
             image_ids[m], category[m] = image_id, index[name]
-            importance[m] = binary_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row]))
-            masks[m] = grid_mask(union.astype(np.float32), grid)  # a 0/1 map: float32 is exact
+            importance[m] = segment_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row]), height,
+                                               width)
+            masks[m] = exact_grid_mask(union, height, width, grid, HAT_THRESHOLD)
             m += 1
     return CaptionHumanArrays(image_ids[:m].copy(), category[:m].copy(), importance[:m].copy(), masks[:m].copy())
 
