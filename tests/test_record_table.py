@@ -144,3 +144,11 @@ def test_row_of_is_the_dict_it_replaces():
     assert lookup[19] == 2 and RowOf([]).get(3) is None
     with pytest.raises(KeyError):
         lookup[8]
+
+
+def test_tables_compare_by_records():
+    records = [{"question_id": 1, "image_id": 2, "question": "q?", "question_type": "what", "answer_type": "other",
+                "answers": ["a"], "labels": [0], "scores": [1.0]}]
+    table = RecordTable.from_records(records)
+    assert table == RecordTable.from_records(records) and table == records
+    assert table != RecordTable.from_records([{**records[0], "answers": ["b"]}]) and table != records * 2

@@ -6,8 +6,9 @@ output cell j along an axis of n pixels averages the pixels p whose centre offse
 >= threshold x the largest cell mean, compared as fractions.
 
 ``attention.grid_mask`` computes the same cells through Pillow in floating point (float32 passes), whose
-result can differ from the exact one in the last bits, and with it the order of its two passes changed between
-Pillow 12 and 13; on a 0/1 mask the two agree except at exact ties (a cell mean equal to threshold x peak).
+result can differ from the exact one in the last bits (and depends on the order of the two passes, which in
+Pillow 13.0 is horizontal first for some sizes, vertical first for others); on a 0/1 mask the two agree except
+at exact ties (a cell mean equal to threshold x peak).
 """
 from __future__ import annotations
 

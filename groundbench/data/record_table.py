@@ -96,6 +96,14 @@ class RecordTable(Sequence):
     def __iter__(self) -> Iterator[dict]:
         return (self[i] for i in range(len(self)))
 
+    def __eq__(self, other: object) -> bool:
+        """Equal records in the same order (to another table or a list of record dicts)."""
+        if not isinstance(other, (RecordTable, list)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequence: compared by value, like a list
+
     def column(self, name: str) -> np.ndarray:
         """question_id or image_id of the shown records, in order: [n] int64."""
         values = self.columns[name]
