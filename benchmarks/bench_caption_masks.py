@@ -8,7 +8,7 @@ For every (image, category):
 
 * ours: the production path, exactly as ``data/caption_masks.compute_caption_human`` calls it:
   ``category_segments`` (pycocotools ``frPyObjects`` / ``merge`` of the union, then its run lengths read as
-  vertical segments, data/rle.py: the mask is never decoded to pixels), ``data/binary_masks.segment_importance``
+  vertical segments, data/rle.py: the mask is never decoded to pixels), ``data/binary_masks.BoxBounds``
   (Eq. 1 from box counts of the runs, equal bit for bit to the general float64 path on the decoded mask) and
   ``data/box_grid.exact_grid_mask`` (the 64 x 64 cells of PIL's box filter, exact cell means).
 * reference, written straightforwardly: every instance decoded as pycocotools' ``COCO.annToMask`` does
@@ -35,7 +35,7 @@ from pycocotools import mask as mask_api
 
 from groundbench.data.attention import HAT_THRESHOLD, grid_mask
 from groundbench.data.batch import HAT_GRID
-from groundbench.data.binary_masks import binary_importance, segment_importance
+from groundbench.data.binary_masks import BoxBounds, binary_importance, segment_importance
 from groundbench.data.box_grid import exact_grid_mask
 from groundbench.data.caption_masks import category_mask, category_rle, category_segments
 from groundbench.data.rle import one_segments, rle_counts
@@ -81,10 +81,16 @@ def make_image(rng: np.random.Generator, with_rle: bool) -> tuple[list[list[dict
 
 
 # -- ours: the production path (compute_caption_human's calls) ------------------------------------------------
-def ours_category(anns: list[dict], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ours_category(anns: list[dict], boxes: BoxBounds) -> tuple[np.ndarray, np.ndarray]:
     union = category_segments(anns, HEIGHT, WIDTH)
-    return (segment_importance(union, boxes, K, HEIGHT, WIDTH),
-            exact_grid_mask(union, HEIGHT, WIDTH, HAT_GRID, HAT_THRESHOLD))
+    return boxes.importance(union), exact_grid_mask(union, HEIGHT, WIDTH, HAT_GRID, HAT_THRESHOLD)
+
+
+def ours_image(categories: list[list[dict]], boxes: np.ndarray) -> None:
+    """One image as compute_caption_human does it: the proposals' bounds once, then each category."""
+    bounds = BoxBounds.of(boxes, K, HEIGHT, WIDTH)
+    for anns in categories:
+        ours_category(anns, bounds)
 
 
 def decoded_category(anns: list[dict], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +196,7 @@ def run() -> dict:
     max_diff, grid_differ = 0.0, 0
     for categories, boxes in images:
         for anns in categories:
-            ours_s, ours_grid = ours_category(anns, boxes)
+            ours_s, ours_grid = ours_category(anns, BoxBounds.of(boxes, K, HEIGHT, WIDTH))
             ref_s, ref_grid = reference_category(anns, boxes)
             before_s, before_grid = decoded_category(anns, boxes)
             if not (np.array_equal(ours_s.view(np.uint32), before_s.view(np.uint32))
@@ -200,7 +206,8 @@ def run() -> dict:
             grid_differ += int((ours_grid != ref_grid).sum())
     if max_diff >= 1e-6 or grid_differ:
         raise AssertionError(f"Eq. 1 differs by {max_diff}, grid masks in {grid_differ} cells")
-    reference_s, ours_s = compare(lambda: per_image(images, reference_category), lambda: per_image(images, ours_category),
+    reference_s, ours_s = compare(lambda: per_image(images, reference_category),
+                                  lambda: [ours_image(categories, boxes) for categories, boxes in images],
                                   repeat=7, ours_per_round=2)
     reference_s, ours_s = reference_s / IMAGES, ours_s / IMAGES
     instances = sum(len(a) for cats, _ in images for a in cats)

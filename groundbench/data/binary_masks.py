@@ -7,6 +7,8 @@ general path exactly, and Eq. 1 (``eq1_from_masses``) then gives the same float3
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..importance.human import eq1_from_masses, pixel_bounds
@@ -48,13 +50,38 @@ def binary_importance(mask: np.ndarray, boxes: np.ndarray, num_boxes: int) -> np
     return _importance(_column_prefix(mask, columns), bounds, num_boxes, height, width)
 
 
+@dataclass(frozen=True)
+class BoxBounds:
+    """One image's proposals in pixels (importance/human.pixel_bounds), computed once for all its masks:
+    c0, r0, c1, r1, area [K] (int64 bounds, float64 areas), real [K] bool (the first ``num_boxes``), H, W."""
+
+    c0: np.ndarray
+    r0: np.ndarray
+    c1: np.ndarray
+    r1: np.ndarray
+    area: np.ndarray
+    real: np.ndarray
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, boxes: np.ndarray, num_boxes: int, height: int, width: int) -> "BoxBounds":
+        """boxes: [K, 4] pixels, the first ``num_boxes`` real."""
+        c0, r0, c1, r1 = np.moveaxis(pixel_bounds(np.asarray(boxes, dtype=np.float32), height, width), -1, 0)
+        return cls(c0, r0, c1, r1, ((c1 - c0) * (r1 - r0)).astype(np.float64), np.arange(c0.size) < int(num_boxes),
+                   int(height), int(width))
+
+    def importance(self, segments: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Eq. 1 of every proposal from the run-length segments of a 0/1 mask of this image (data/rle.one_segments),
+        never decoded: [K] float32, equal bit for bit to ``binary_importance`` of the decoded mask."""
+        inside = box_counts(segments, self.c0, self.r0, self.c1, self.r1).astype(np.float64)
+        total = float((segments[2] - segments[1]).sum())
+        score = eq1_from_masses(inside, total, self.area, self.height * self.width)
+        return (score * self.real).astype(np.float32)
+
+
 def segment_importance(segments: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: np.ndarray, num_boxes: int,
                        height: int, width: int) -> np.ndarray:
-    """Eq. 1 of every proposal from the run-length segments of an H x W 0/1 mask (data/rle.one_segments), never
-    decoded: box masses counted from the runs; equal bit for bit to ``binary_importance`` of the decoded mask."""
-    k = boxes.shape[0]
-    c0, r0, c1, r1 = np.moveaxis(pixel_bounds(np.asarray(boxes, dtype=np.float32), height, width), -1, 0)
-    inside = box_counts(segments, c0, r0, c1, r1).astype(np.float64)
-    total = float((segments[2] - segments[1]).sum())
-    score = eq1_from_masses(inside, total, ((c1 - c0) * (r1 - r0)).astype(np.float64), height * width)
-    return (score * (np.arange(k) < int(num_boxes))).astype(np.float32)
+    """Eq. 1 of boxes [K, 4] (the first ``num_boxes`` real) from the segments of an H x W 0/1 mask -> [K] float32
+    (BoxBounds.importance, for one mask)."""
+    return BoxBounds.of(boxes, num_boxes, height, width).importance(segments)

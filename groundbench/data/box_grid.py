@@ -12,12 +12,11 @@ at exact ties (a cell mean equal to threshold x peak).
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from functools import lru_cache
 
 import numpy as np
 
-from .rle import band_counts, column_bands
+from .rle import band_counts, bands_of
 
 
 def cell_windows(size: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,22 +38,23 @@ def cell_windows(size: int, grid: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=256)
-def _plan(height: int, width: int, grid: int) -> tuple[np.ndarray, ...]:
-    """Per image size (read-only arrays, cached: COCO has few sizes): column bands of the cells, row windows,
-    pixels per cell."""
+def _plan(height: int, width: int, grid: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray]:
+    """Per image size (read-only arrays, cached: COCO has few sizes): the column and row bands of the cells
+    (first, number, and the bands of every pixel) and the pixels per cell."""
     fx, nx = cell_windows(width, grid)
     fy, ny = cell_windows(height, grid)
-    plan = (*column_bands(fx, nx, width), fy, ny, np.outer(ny, nx))
-    for array in plan:
+    columns, rows = (fx, nx, *bands_of(fx, nx, width)), (fy, ny, *bands_of(fy, ny, height))
+    pixels = np.outer(ny, nx)
+    for array in (*columns, *rows, pixels):
         array.flags.writeable = False
-    return plan
+    return columns, rows, pixels
 
 
 def cell_sums(segments: tuple[np.ndarray, np.ndarray, np.ndarray], height: int, width: int,
               grid: int) -> tuple[np.ndarray, np.ndarray]:
     """(ones [G, G] int64, pixels [G, G] int64) of every cell (rows = y); the segments of an H x W mask."""
-    low, high, fy, ny, pixels = _plan(int(height), int(width), int(grid))
-    return band_counts(segments, (low, high), grid, (fy, ny)), pixels
+    columns, rows, pixels = _plan(int(height), int(width), int(grid))
+    return band_counts(segments, columns, rows), pixels
 
 
 def exact_grid_mask(segments: tuple[np.ndarray, np.ndarray, np.ndarray], height: int, width: int, grid: int,
@@ -66,8 +66,8 @@ def exact_grid_mask(segments: tuple[np.ndarray, np.ndarray, np.ndarray], height:
     top, area = int(ones[peak]), int(pixels[peak])
     if top == 0:
         return np.zeros((grid, grid), dtype=bool)
-    t = Fraction(threshold)
-    if t.denominator > 2 ** 20:
+    num, den = float(threshold).as_integer_ratio()  # exact
+    if den > 2 ** 20:
         raise ValueError(f"threshold {threshold} is not a short binary fraction")
-    # ones / pixels >= t * top / area  <=>  ones * area * den >= num * top * pixels
-    return ones * area * t.denominator >= t.numerator * top * pixels
+    # ones / pixels >= threshold * top / area  <=>  ones * area * den >= num * top * pixels
+    return ones * area * den >= num * top * pixels

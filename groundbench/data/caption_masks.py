@@ -3,7 +3,7 @@
 A category's human map in an image is the union of its instance masks (polygons, uncompressed or compressed
 RLE, crowd regions included), merged with pycocotools as ``COCO.annToRLE`` does (``frPyObjects``, ``merge``)
 at the image's size, and read from its run lengths without decoding it to pixels (data/rle.py). Eq. 1 per
-proposal in integer arithmetic (``data/binary_masks.segment_importance``), equal bit for bit to the general map
+proposal in integer arithmetic (``data/binary_masks.BoxBounds``, once per image), equal bit for bit to the general map
 path of the VQA-HAT maps (``data/attention.proposal_importance``) on the decoded mask; the G x G grid mask
 (``data/box_grid.exact_grid_mask``) has the cells of that path's ``data/attention.grid_mask`` with exact cell
 means. A category whose union mask has no pixel (a sliver polygon) gets no row and is counted.
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..errors import GroundbenchError
 from ..io import atomic_open
 from .attention import HAT_THRESHOLD, unpack_masks
-from .binary_masks import segment_importance
+from .binary_masks import BoxBounds
 from .batch import HAT_GRID
 from .box_grid import exact_grid_mask
 from .coco import Instances
@@ -41,8 +41,14 @@ def annotation_rle(segmentation: list | dict, height: int, width: int) -> dict:
 
 
 def category_rle(annotations: list[dict], height: int, width: int) -> dict:
-    """Union of the annotations' masks as one compressed RLE (pycocotools ``merge``)."""
-    return mask_api.merge([annotation_rle(a["segmentation"], height, width) for a in annotations], intersect=0)
+    """Union of the annotations' masks as one compressed RLE: every polygon of every annotation in one
+    ``frPyObjects``, then one ``merge`` with the RLE annotations (the union of the same pixels: the same RLE as
+    merging annotation by annotation)."""
+    polygons = [p for a in annotations if isinstance(a["segmentation"], list) for p in a["segmentation"]]
+    rles = list(mask_api.frPyObjects(polygons, height, width)) if polygons else []
+    rles += [annotation_rle(a["segmentation"], height, width) for a in annotations
+             if not isinstance(a["segmentation"], list)]
+    return mask_api.merge(rles, intersect=0)
 
 
 def category_mask(annotations: list[dict], height: int, width: int) -> np.ndarray:
@@ -89,7 +95,7 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
     """Rows (image, category) for every record with ``has_masks`` and every category of its ``objects``,
     in category order; ``counts["empty_masks"]`` counts left-out empty unions."""
     index = {name: i for i, name in enumerate(categories)}
-    boxes, k = features.array("boxes"), features.k_max
+    all_boxes, k = features.array("boxes"), features.k_max
     todo = [r for r in records if r["has_masks"]]
     # rows are filled into arrays sized for the most rows the records can give (one per listed object), so
     # memory does not fragment with per-row allocations between the large per-mask temporaries
@@ -101,6 +107,7 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
         image_id = record["image_id"]
         row = features.row_of[image_id]
         width, height = instances.images[image_id]
+        boxes = BoxBounds.of(np.asarray(all_boxes[row]), int(features.num_boxes[row]), height, width)
         by_category: dict[str, list[dict]] = {}
         for ann in instances.annotations.get(image_id, []):
             by_category.setdefault(instances.categories[ann["category_id"]], []).append(ann)
@@ -110,8 +117,7 @@ def compute_caption_human(records: list[dict], instances: Instances, features: F
                 counts["empty_masks"] = counts.get("empty_masks", 0) + 1
                 continue
             image_ids[m], category[m] = image_id, index[name]
-            importance[m] = segment_importance(union, np.asarray(boxes[row]), int(features.num_boxes[row]), height,
-                                               width)
+            importance[m] = boxes.importance(union)
             masks[m] = exact_grid_mask(union, height, width, grid, HAT_THRESHOLD)
             m += 1
     return CaptionHumanArrays(image_ids[:m].copy(), category[:m].copy(), importance[:m].copy(), masks[:m].copy())

@@ -33,8 +33,8 @@ def rle_counts(counts: bytes | str) -> np.ndarray:
 
 
 def one_segments(runs: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The 1-runs of ``runs`` (column-major, zeros first) cut at column ends: (x, y0, y1) [S] int64 each, the
-    pixels (y0 .. y1 - 1, x) of one column, in order."""
+    """The 1-runs of ``runs`` (column-major, zeros first) cut at column ends: (x [S] int64, y0, y1 [S] int32),
+    the pixels (y0 .. y1 - 1, x) of one column, in column order."""
     edges = np.concatenate([[0], np.cumsum(runs)])
     start, end = edges[1:-1:2], edges[2::2]  # 1-run i covers flat indices [start, end)
     keep = end > start
@@ -45,41 +45,45 @@ def one_segments(runs: np.ndarray, height: int) -> tuple[np.ndarray, np.ndarray,
     x = first[run] + (np.arange(run.size) - np.repeat(np.cumsum(n) - n, n))
     y0 = np.maximum(start[run] - x * height, 0)
     y1 = np.minimum(end[run] - x * height, height)
-    return x, y0, y1
+    return x, y0.astype(np.int32), y1.astype(np.int32)
+
+
+def expand(first: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges first[i] .. first[i] + count[i] - 1 laid end to end: (owner i [N], value [N]) int64."""
+    count = np.maximum(count, 0)
+    owner = np.repeat(np.arange(first.size), count)
+    return owner, first[owner] + np.arange(owner.size) - np.repeat(np.cumsum(count) - count, count)
 
 
 def box_counts(segments: tuple[np.ndarray, np.ndarray, np.ndarray], c0: np.ndarray, r0: np.ndarray,
                c1: np.ndarray, r1: np.ndarray) -> np.ndarray:
-    """[K] int64: the ones of mask[r0:r1, c0:c1] for each box (pixel bounds [K] each), summed over the segments
-    whose column lies in [c0, c1) as the length of their overlap with rows [r0, r1)."""
-    x, y0, y1 = (a[:, None] for a in segments)
-    overlap = np.minimum(y1, r1[None, :]) - np.maximum(y0, r0[None, :])  # [S, K]
-    inside = (x >= c0[None, :]) & (x < c1[None, :]) & (overlap > 0)
-    return np.where(inside, overlap, 0).sum(0)
-
-
-def column_bands(first: np.ndarray, count: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """For bands of columns (first [G], number [G] pixels, non-decreasing; they may overlap): the bands holding
-    each column x of 0 .. W - 1 are low[x] .. high[x] - 1; returns (low, high) [W] int64."""
-    x = np.arange(width)
-    return np.searchsorted(first + count, x, side="right"), np.searchsorted(first, x, side="right")
-
-
-def band_counts(segments: tuple[np.ndarray, np.ndarray, np.ndarray], bands: tuple[np.ndarray, np.ndarray],
-                columns: int, rows: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """[Gy, Gx] int64: the ones in each cell of a grid of ``columns`` column bands (``bands`` from column_bands)
-    and row bands ``rows`` (first [Gy], number [Gy] pixels); a segment counts in every band holding its column."""
+    """[K] int64: the ones of mask[r0:r1, c0:c1] for each box (pixel bounds [K] each), from segments in column
+    order (as one_segments gives them): each box's columns hold a range of the segments; their overlaps with
+    the box's rows are summed."""
     x, y0, y1 = segments
-    low, high = bands[0][x], bands[1][x]
-    per = np.maximum(high - low, 0)
-    seg = np.repeat(np.arange(x.size), per)
-    band = low[seg] + np.arange(seg.size) - np.repeat(np.cumsum(per) - per, per)
-    order = np.argsort(band, kind="stable")
-    seg, band = seg[order], band[order]
-    top, n = rows
-    overlap = np.clip(np.minimum(y1[seg, None], (top + n)[None, :]) - np.maximum(y0[seg, None], top[None, :]), 0, None)
-    out = np.zeros((columns, top.size), dtype=np.int64)  # [Gx, Gy]
-    if seg.size:
-        starts = np.flatnonzero(np.concatenate([[True], band[1:] != band[:-1]]))
-        out[band[starts]] = np.add.reduceat(overlap, starts, axis=0)
-    return out.T
+    first = np.searchsorted(x, c0)
+    box, seg = expand(first, np.searchsorted(x, c1) - first)
+    overlap = np.minimum(y1[seg], r1[box]) - np.maximum(y0[seg], r0[box])
+    return np.bincount(box, weights=np.maximum(overlap, 0), minlength=c0.size).astype(np.int64)  # exact: < 2^53
+
+
+def bands_of(first: np.ndarray, count: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """For bands of pixels along an axis (first [G], number [G], non-decreasing; they may overlap or leave
+    gaps): the bands holding pixel p of 0 .. size - 1 are low[p] .. high[p] - 1; returns (low, high) [size]."""
+    p = np.arange(size)
+    return np.searchsorted(first + count, p, side="right"), np.searchsorted(first, p, side="right")
+
+
+def band_counts(segments: tuple[np.ndarray, np.ndarray, np.ndarray], columns: tuple[np.ndarray, ...],
+                rows: tuple[np.ndarray, ...]) -> np.ndarray:
+    """[Gy, Gx] int64: the ones in each cell of a grid of column and row bands, each given as (first, number,
+    low, high) (the bands and bands_of them); a pixel counts in every cell holding it."""
+    x, y0, y1 = segments
+    (cf, cn, clo, chi), (rf, rn, rlo, rhi) = columns, rows
+    held, col = expand(clo[x], chi[x] - clo[x])  # (segment, column band) pairs
+    top, bottom = y0[held], y1[held] - 1
+    pair, row = expand(rlo[top], rhi[bottom] - rlo[top])  # ... times the row bands its rows meet
+    seg = held[pair]
+    overlap = np.minimum(y1[seg], rf[row] + rn[row]) - np.maximum(y0[seg], rf[row])
+    cells = np.bincount(row * cf.size + col[pair], weights=np.maximum(overlap, 0), minlength=rf.size * cf.size)
+    return cells.reshape(rf.size, cf.size).astype(np.int64)  # exact: counts < 2^53
