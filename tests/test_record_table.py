@@ -85,7 +85,7 @@ def _no_json(monkeypatch):
     return read
 
 
-@pytest.mark.parametrize("damage", ["missing", "garbage", "stale", "inconsistent"])
+@pytest.mark.parametrize("damage", ["missing", "garbage", "truncated", "stale", "inconsistent"])
 def test_store_rebuilds_a_bad_table(store_root, tmp_path, damage):
     root = shutil.copytree(store_root, tmp_path / "store")
     expected = json.loads((root / "val.json").read_text())
@@ -94,6 +94,8 @@ def test_store_rebuilds_a_bad_table(store_root, tmp_path, damage):
         path.unlink()
     elif damage == "garbage":
         path.write_bytes(b"not an npz")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
     elif damage == "stale":
         table = RecordTable.from_records(expected[:2])
         table.save(path, "0" * 64)

@@ -70,4 +70,4 @@ def exact_grid_mask(segments: tuple[np.ndarray, np.ndarray, np.ndarray], height:
     if den > 2 ** 20:
         raise ValueError(f"threshold {threshold} is not a short binary fraction")
     # ones / pixels >= threshold * top / area  <=>  ones * area * den >= num * top * pixels
-    return ones * area * den >= num * top * pixels
+    return (ones * area * den >= num * top * pixels) & (pixels > 0)  # an empty cell is off, as in PIL

@@ -10,6 +10,7 @@ JSON's sha256: prepare writes it, and a store opened without it (or with a stale
 """
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -128,7 +129,7 @@ class RecordTable(Sequence):
                 if str(data["key"]) != key or int(data["version"]) != TABLE_VERSION:
                     return None
                 columns = {name: data[name] for name in data.files if name not in ("key", "version")}
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
         return cls(columns) if _consistent(columns) else None
 
