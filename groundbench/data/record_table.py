@@ -10,13 +10,13 @@ JSON's sha256: prepare writes it, and a store opened without it (or with a stale
 """
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..io import atomic_open
+from .npy import LOAD_ERRORS
 
 FIELDS = ("question_id", "image_id", "question", "question_type", "answer_type", "answers", "labels", "scores")
 TABLE_VERSION = 1
@@ -129,7 +129,7 @@ class RecordTable(Sequence):
                 if str(data["key"]) != key or int(data["version"]) != TABLE_VERSION:
                     return None
                 columns = {name: data[name] for name in data.files if name not in ("key", "version")}
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        except LOAD_ERRORS:
             return None
         return cls(columns) if _consistent(columns) else None
 
