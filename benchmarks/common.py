@@ -50,10 +50,11 @@ def emit(record: dict) -> dict:
     return record
 
 
-def memory_status() -> dict[str, int]:
-    """This process's RssAnon (anonymous resident memory) and VmHWM (peak resident set), in bytes."""
+def memory_status(pid: int | str = "self") -> dict[str, int]:
+    """A process's RssAnon (anonymous resident memory) and VmHWM (peak resident set), in bytes (this process by
+    default); OSError when the process is gone."""
     fields = {}
-    with open("/proc/self/status", encoding="ascii") as handle:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
             name, _, value = line.partition(":")
             if name in ("RssAnon", "VmHWM"):

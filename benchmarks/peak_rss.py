@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from .common import memory_status
+
 
 def _children(pid: int) -> list[int]:
     """pid and all its descendants (from /proc/*/stat parent links)."""
@@ -32,14 +34,12 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def rss_anon_kb(pid: int) -> int:
-    """RssAnon of pid and its descendants, in kB (0 for processes gone meanwhile)."""
+def rss_anon(pid: int) -> int:
+    """RssAnon of pid and its descendants, in bytes (0 for processes gone meanwhile)."""
     total = 0
     for p in _children(pid):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("RssAnon:"):
-                    total += int(line.split()[1])
+            total += memory_status(p).get("RssAnon", 0)
         except OSError:
             pass
     return total
@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     child = subprocess.Popen(command)
     peak = 0
     while child.poll() is None:
-        peak = max(peak, rss_anon_kb(child.pid))
+        peak = max(peak, rss_anon(child.pid))
         time.sleep(args.period)
     print(json.dumps({"label": args.label, "command": " ".join(command), "returncode": child.returncode,
-                      "seconds": round(time.perf_counter() - start, 1), "peak_rss_anon_mb": round(peak / 1024, 1)}),
+                      "seconds": round(time.perf_counter() - start, 1), "peak_rss_anon_mb": round(peak / 2 ** 20, 1)}),
           file=sys.stderr)
     return child.returncode
 

@@ -25,29 +25,26 @@ def _column_prefix(mask: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return np.where(columns > 0, blocks[:, np.searchsorted(ends, np.maximum(columns, 1))], 0)
 
 
-def _importance(prefix: np.ndarray, bounds: np.ndarray, num_boxes: int, height: int, width: int) -> np.ndarray:
-    """Eq. 1 from prefix [H, 2K + 1] (the box columns c0, c1, then W) and bounds [K, 4] -> [K] float32."""
-    k = bounds.shape[0]
-    c0, r0, c1, r1 = np.moveaxis(bounds, -1, 0)
+def _box_masses(prefix: np.ndarray, bounds: "BoxBounds") -> np.ndarray:
+    """[K] float64 ones inside each box, from prefix [H, 2K + 1] (the box columns c0, c1, then W)."""
+    k = bounds.c0.size
     integral = np.cumsum(prefix[:, :2 * k], axis=0)  # [H, 2K]: ones in mask[:r + 1, :col]
 
     def corner(r: np.ndarray, j: np.ndarray) -> np.ndarray:
         return np.where(r > 0, integral[np.maximum(r - 1, 0), j], 0)
 
     j0, j1 = np.arange(k), np.arange(k, 2 * k)
-    inside = (corner(r1, j1) - corner(r0, j1) - corner(r1, j0) + corner(r0, j0)).astype(np.float64)
-    total = float(prefix[:, -1].sum())
-    score = eq1_from_masses(inside, total, ((c1 - c0) * (r1 - r0)).astype(np.float64), height * width)
-    return (score * (np.arange(k) < int(num_boxes))).astype(np.float32)
+    r0, r1 = bounds.r0, bounds.r1
+    return (corner(r1, j1) - corner(r0, j1) - corner(r1, j0) + corner(r0, j0)).astype(np.float64)
 
 
 def binary_importance(mask: np.ndarray, boxes: np.ndarray, num_boxes: int) -> np.ndarray:
     """Eq. 1 of every proposal on mask [H, W] (0/1, any integer dtype); boxes [K, 4] pixels, the first
     ``num_boxes`` real -> [K] float32 (0 for padded proposals), equal to ``attention.proposal_importance``."""
     height, width = mask.shape
-    bounds = pixel_bounds(np.asarray(boxes, dtype=np.float32), height, width)
-    columns = np.concatenate([bounds[:, 0], bounds[:, 2], [width]])
-    return _importance(_column_prefix(mask, columns), bounds, num_boxes, height, width)
+    bounds = BoxBounds.of(boxes, num_boxes, height, width)
+    prefix = _column_prefix(mask, np.concatenate([bounds.c0, bounds.c1, [width]]))
+    return bounds.scores(_box_masses(prefix, bounds), float(prefix[:, -1].sum()))
 
 
 @dataclass(frozen=True)
@@ -71,13 +68,15 @@ class BoxBounds:
         return cls(c0, r0, c1, r1, ((c1 - c0) * (r1 - r0)).astype(np.float64), np.arange(c0.size) < int(num_boxes),
                    int(height), int(width))
 
+    def scores(self, inside: np.ndarray, total: float) -> np.ndarray:
+        """Eq. 1 from the masses inside each box [K] float64 and the mask's total -> [K] float32, 0 where padded."""
+        return (eq1_from_masses(inside, total, self.area, self.height * self.width) * self.real).astype(np.float32)
+
     def importance(self, segments: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
         """Eq. 1 of every proposal from the run-length segments of a 0/1 mask of this image (data/rle.one_segments),
         never decoded: [K] float32, equal bit for bit to ``binary_importance`` of the decoded mask."""
         inside = box_counts(segments, self.c0, self.r0, self.c1, self.r1).astype(np.float64)
-        total = float((segments[2] - segments[1]).sum())
-        score = eq1_from_masses(inside, total, self.area, self.height * self.width)
-        return (score * self.real).astype(np.float32)
+        return self.scores(inside, float((segments[2] - segments[1]).sum()))
 
 
 def segment_importance(segments: tuple[np.ndarray, np.ndarray, np.ndarray], boxes: np.ndarray, num_boxes: int,
