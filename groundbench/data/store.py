@@ -90,7 +90,7 @@ class VQAStore:
             if table is None or not np.isin(table.column("image_id"), self.features.image_ids).all():
                 table = self._records_from_json(split, key)
             else:
-                check_features_match(self.features, self.manifest, [], self.root, split, PREPARE, "question_id")
+                check_features_match(self.features, self.manifest, [], self.root, split, PREPARE, "question_id")  # K, D
             self._records[split] = table
         return self._records[split]
 
