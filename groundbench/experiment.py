@@ -131,6 +131,8 @@ def resolve_method(name: str, task: Task, overrides: dict | None = None) -> Meth
 
     if name not in METHODS:
         return build_method(name)  # the unknown-method error
+    if task.name not in METHODS[name].tasks:
+        raise GroundbenchError(f"'{name}' applies to {' and '.join(METHODS[name].tasks)} only, not {task.name}")
     defaults = task.method_defaults(name, METHODS[name].fine_tune)
     return build_method(name, {**defaults, **(overrides or {})})
 

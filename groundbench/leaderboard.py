@@ -23,7 +23,7 @@ DEFAULT_COLUMNS = (
     "test/spearman_grad", "test/spearman_attn", "test/occl_grad", "test/occl_attn",
     "test/top_iou", "test/cpig", "human/preferred",
 )
-METHOD_ORDER = ("blind", "san", "updn", "gvqa", "finetune", "attn-align", "advreg", "hint", "hint-random",
+METHOD_ORDER = ("blind", "san", "updn", "gvqa", "finetune", "attn-align", "advreg", "hint", "hint-tbptt", "hint-random",
                 "hint-inverted")
 # Measured bounds, not competitors: a block of their own (labelled so), never marked best.
 REFERENCE_METHODS = {"oracle-attention": "reference: attention = human importance"}

@@ -98,3 +98,24 @@ def test_supervision_curve_for_captioning(cap, tmp_path):
     assert all(0 <= p["test_cider"]["value"] for p in data["points"])
     assert data["points"][1]["test_spearman_grad"]["n"] > 0
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_hint_tbptt_trains_a_captioner_and_refuses_what_it_cannot_do(cap, tmp_path):
+    """hint-tbptt: HINT with the importance truncated to the last --horizon decoder steps (captioning only)."""
+    root, cache, env, _ = cap
+    store = next((cache / "synthetic").glob("synth-captions-1*/robust"))
+    init = root / "demo" / "updn-s0" / "best.safetensors"
+    run = tmp_path / "tbptt"
+    result = invoke("train", "hint-tbptt", "--task", "captioning", "--data", store, "--init", init, "--epochs", 1,
+                    "--horizon", 1, "--out", run, env=env)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((run / "best.json").read_text())["metadata"]
+    assert meta["method"] == {"name": "hint-tbptt", "hyperparameters": {
+        "epochs": 1, "batch_size": 64, "lr": 0.0002, "lam": 1.0, "horizon": 1}}
+    fails_cleanly(invoke("train", "hint-tbptt", "--cache-dir", tmp_path / "c"), "applies to captioning only")
+    fails_cleanly(invoke("train", "hint", "--task", "captioning", "--horizon", 2, env=env),
+                  "--horizon does not apply to 'hint'")
+    fails_cleanly(invoke("train", "hint-tbptt", "--task", "captioning", "--horizon", 0, env=env),
+                  "horizon must be an integer >= 1")
+    fails_cleanly(invoke("train", "hint-tbptt", "--task", "captioning", "--nproc", 2, env=env), "one process only")
+    assert not (tmp_path / "c").exists()

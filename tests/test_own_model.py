@@ -190,6 +190,10 @@ def test_example_captioner_trains_hint_tunes_and_captions(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     result = invoke("train", "hint", *common, "--init", tmp_path / "pre", "--out", tmp_path / "hint")
     assert result.exit_code == 0, result.output
+    # hint-tbptt steps through the decoder (encode / init_state / step), which this model does not offer
+    fails_cleanly(invoke("train", "hint-tbptt", *common, "--init", tmp_path / "pre", "--out", tmp_path / "tb"),
+                  "no encode / init_state / step")
+    assert not (tmp_path / "tb" / "best.safetensors").exists()
     preds, report = tmp_path / "captions.json", tmp_path / "report.json"
     result = invoke("eval", "--checkpoint", tmp_path / "hint", "--split", "test", "--predictions", preds,
                     "--out", report, "--device", "cpu")

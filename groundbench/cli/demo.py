@@ -8,7 +8,7 @@ import click
 
 from ..demo import DEMO_METHODS, DemoSpec, run_demo
 from ..errors import GroundbenchError
-from ..experiment import check_device, default_cache_root
+from ..experiment import check_device, default_cache_root, resolve_method
 from ..io import atomic_open
 from ..leaderboard_render import render
 from ..methods import METHODS
@@ -36,7 +36,7 @@ def demo(seeds, task, split, methods, out, records, table, fresh, images, epochs
     task_obj = get_task(task)
     split = split or task_obj.default_split
     if methods is None:
-        names = [m for m in DEMO_METHODS if task_obj.has_model(METHODS[m].model)]
+        names = [m for m in DEMO_METHODS if task_obj.has_model(METHODS[m].model) and task in METHODS[m].tasks]
     else:
         names = [m.strip() for m in methods.split(",") if m.strip()]
     unknown = [m for m in names if m not in METHODS]
@@ -44,6 +44,7 @@ def demo(seeds, task, split, methods, out, records, table, fresh, images, epochs
         raise GroundbenchError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(METHODS)}")
     for name in names:
         task_obj.model_name(METHODS[name].model)  # a method without a model for this task: error before work
+        resolve_method(name, task_obj)  # or one that does not apply to it (hint-tbptt on VQA)
     out = out or (Path("runs/demo") if task == "vqa" else Path(f"runs/demo-captioning-{split}"))
     start = time.time()
     spec = DemoSpec(out=out, records=records or out / "records", seeds=seeds, methods=names,

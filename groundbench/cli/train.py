@@ -36,6 +36,7 @@ PATH = click.Path(path_type=Path)
 @click.option("--batch-size", type=int)
 @click.option("--lr", type=float)
 @click.option("--lam", type=float, help="weight of the task loss (HINT family)")
+@click.option("--horizon", type=int, help="hint-tbptt: decoder steps its importance backpropagates through [3]")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1))
 @click.option("--device", default=None, help="cuda when available, else cpu")
 @click.option("--hint-fraction", type=click.FloatRange(0, 1), help="seeded share of the human-map questions used")
@@ -54,9 +55,12 @@ PATH = click.Path(path_type=Path)
               "(reduced precision is checked against fp32 on the first batch: README, 'Mixed precision and speed')")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model (plain methods; not HINT's family)")
 @click.option("--workers", type=click.IntRange(0), help="DataLoader worker processes [0 on cpu, 4 on cuda]")
-def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, seed, device,
+def train(method, task, split, data, out, init, recipe_path, epochs, batch_size, lr, lam, horizon, seed, device,
           hint_fraction, model_spec, model_args, select, resume, cache_dir, nproc, precision, compile_, workers):
-    """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted) on a task."""
+    """Train METHOD (updn, blind, hint, attn-align, finetune, hint-random, hint-inverted; captioning: hint-tbptt)
+    on a task."""
+    if not METHODS[method].multi_process and (nproc is not None or distributed.launched_by_torchrun()):
+        raise GroundbenchError(f"'{method}' runs in one process only: leave out --nproc / torchrun")
     if nproc is not None:
         raise SystemExit(distributed.launch(nproc, _args_without_nproc(click.get_current_context())))
     task_obj = get_task(task)
@@ -70,9 +74,10 @@ def train(method, task, split, data, out, init, recipe_path, epochs, batch_size,
         raise GroundbenchError(f"recipe is for task '{recipe['task']}', not '{task}'", path=recipe_path)
     method_overrides = dict(recipe.get("method_config", {}))
     method_overrides.update({k: v for k, v in {"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                               "lam": lam}.items() if v is not None})
-    if "lam" in method_overrides and not hasattr(METHODS[method], "lam"):
-        raise GroundbenchError(f"--lam does not apply to '{method}'")
+                                               "lam": lam, "horizon": horizon}.items() if v is not None})
+    for key in ("lam", "horizon"):
+        if key in method_overrides and not hasattr(METHODS[method], key):
+            raise GroundbenchError(f"--{key} does not apply to '{method}'")
     resolved = resolve_method(method, task_obj, method_overrides)  # bad settings fail here, before any work
     if compile_:
         check_compile(resolved)

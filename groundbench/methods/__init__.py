@@ -5,14 +5,14 @@ import math
 
 from ..errors import GroundbenchError
 from .base import Method
-from .hint import AttnAlignMethod, HintInvertedMethod, HintMethod, HintRandomMethod
+from .hint import AttnAlignMethod, HintInvertedMethod, HintMethod, HintRandomMethod, HintTbpttMethod
 from .reference import OracleAttentionMethod
 from .task import BlindMethod, FinetuneMethod, UpDnMethod
 
 METHODS: dict[str, type[Method]] = {
     cls.name: cls
     for cls in (UpDnMethod, BlindMethod, FinetuneMethod, HintMethod, AttnAlignMethod, HintRandomMethod,
-                HintInvertedMethod, OracleAttentionMethod)
+                HintInvertedMethod, HintTbpttMethod, OracleAttentionMethod)
 }
 
 
@@ -33,9 +33,12 @@ def _number(value) -> bool:
 
 
 def check_settings(method: Method) -> None:
-    """epochs and batch_size: integers >= 1; lr: finite > 0; lam (HINT family): finite >= 0."""
+    """epochs and batch_size (and hint-tbptt's horizon): integers >= 1; lr: finite > 0; lam (HINT family):
+    finite >= 0."""
     problems = []
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "horizon"):
+        if not hasattr(method, key):
+            continue
         value = getattr(method, key)
         if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
             problems.append(f"{key} must be an integer >= 1, got {value!r}")

@@ -35,6 +35,8 @@ class Method:
     fine_tune = False
     description = ""
     requires: ClassVar[tuple[str, ...]] = ()  # what the model must give: "gradient" (Eq. 2 through v), "attention"
+    tasks: ClassVar[tuple[str, ...]] = ("vqa", "captioning")  # the tasks it applies to
+    multi_process: ClassVar[bool] = True  # whether it runs data-parallel (--nproc / torchrun)
 
     epochs: int = 15
     batch_size: int = 256

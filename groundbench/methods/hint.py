@@ -81,3 +81,21 @@ class HintInvertedMethod(HintMethod):
 
     def human_scores(self, human: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return (1.0 - human) * mask.to(human.dtype)
+
+
+@dataclass
+class HintTbpttMethod(HintMethod):
+    """HINT with captioning importance truncated in time (importance/caption_window.py): each visual word's
+    gradient is taken through the last ``horizon`` decoder steps only, the state entering them held fixed, so
+    the second-order step no longer unrolls the whole caption. horizon >= the caption length is ``hint``."""
+
+    name = "hint-tbptt"
+    description = "HINT, importance through the last HORIZON decoder steps (truncated BPTT; captioning)"
+    requires = ("gradient", "stepwise")
+    tasks = ("captioning",)
+    multi_process = False  # it calls the decoder's encode / step, which DistributedDataParallel does not wrap
+    horizon: int = 3
+
+    def network_scores(self, model: torch.nn.Module, batch: Any, task: Task) -> tuple[torch.Tensor, Any]:
+        """alpha: [R, K] Eq. 2 through the window of each row's last ``horizon`` steps, graph kept."""
+        return task.window_gradient_rows(model, batch, self.horizon, create_graph=True)

@@ -63,10 +63,14 @@ def check_model(name: str, model: torch.nn.Module, task, batch, dims: dict, requ
     """Run the checks on ``batch``; raises GroundbenchError (one line) when the model cannot be used as asked.
 
     requires: what is needed ("gradient": a non-zero Eq. 2 through v that depends on the parameters, as HINT
-    trains it; "gradient-reach": Eq. 2 computable, as the grounding metrics need; "attention": attention weights).
+    trains it; "gradient-reach": Eq. 2 computable, as the grounding metrics need; "attention": attention weights;
+    "stepwise": the decoder's encode / init_state / step, as hint-tbptt needs).
     Returns notes for what is missing but not needed (e.g. no attention: attention metrics are skipped).
     """
     notes: list[str] = []
+    if "stepwise" in requires and not all(callable(getattr(model, f, None)) for f in ("encode", "init_state", "step")):
+        _fail(name, "it has no encode / init_state / step (models/protocol.py), which this method's truncated "
+                    "importance steps through; use hint")
     was_training = model.training
     model.eval()
     try:

@@ -58,6 +58,7 @@ class Task:
       forward(model, batch) -> output               the model's output on the batch (teacher-forced)
       task_loss(output, batch) -> scalar            the task's own loss
       gradient_rows(model, batch, create_graph)     (alpha [R, K], output): Eq. 2 per grounding row
+      window_gradient_rows(model, batch, horizon, create_graph)   the same through the last steps only
       attention_rows(model, batch)                  (attention [R, K] | None, output)
       human_rows(batch) -> HumanRows                the human importance of the same rows
     Data / scoring hooks (used by experiment.py and the CLI): see the subclasses.
@@ -78,6 +79,11 @@ class Task:
 
     def gradient_rows(self, model: torch.nn.Module, batch: Any, *, create_graph: bool) -> tuple[torch.Tensor, Any]:
         raise NotImplementedError
+
+    def window_gradient_rows(self, model: torch.nn.Module, batch: Any, horizon: int, *,
+                             create_graph: bool) -> tuple[torch.Tensor, Any]:
+        """(alpha [R, K], output): Eq. 2 through the last ``horizon`` time steps (tasks with time steps only)."""
+        raise GroundbenchError(f"the {self.name} task has no time steps to truncate the importance over")
 
     def attention_rows(self, model: torch.nn.Module, batch: Any) -> tuple[torch.Tensor | None, Any]:
         raise NotImplementedError

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from ..errors import GroundbenchError
 from ..importance.caption_rows import caption_attention_rows, caption_gradient_rows
+from ..importance.caption_window import caption_window_rows
 from ..models.protocol import CaptionOutput
 from .base import DataRef, Echo, HumanRows, Task, check_same_list
 
@@ -55,6 +56,12 @@ class CaptioningTask(Task):
         """alpha: [R, K] Eq. 2 importance of each visual word's log-probability, and the output on the batch."""
         out = self.forward(model, batch)
         return caption_gradient_rows(model, batch, create_graph=create_graph), out
+
+    def window_gradient_rows(self, model, batch, horizon: int, *,
+                             create_graph: bool) -> tuple[torch.Tensor, CaptionOutput]:
+        """alpha: [R, K] Eq. 2 through each visual word's last ``horizon`` steps (truncated BPTT), and the output."""
+        out = self.forward(model, batch)
+        return caption_window_rows(model, batch, horizon, create_graph=create_graph), out
 
     def attention_rows(self, model, batch) -> tuple[torch.Tensor | None, CaptionOutput]:
         out = self.forward(model, batch)
