@@ -13,6 +13,7 @@ is what brings the step under the target (the exact one stays at ~4x: see the RE
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import torch
@@ -25,32 +26,45 @@ from groundbench.tasks.captioning import SYNTHETIC_MODEL, CaptioningTask
 
 from .common import compare, emit
 
-B, K, D, WORDS, VOCAB, ROWS_PER_CAPTION, TARGET = 64, 36, 64, 16, 60, 2, 2.5
+K, WORDS, ROWS_PER_CAPTION, TARGET = 36, 16, 2, 2.5
 TASK = CaptioningTask()
 
 
-def make_batch(seed: int = 0) -> SimpleNamespace:
+@dataclass(frozen=True)
+class Size:
+    """batch: captions per step; d: proposal feature size; vocab: words; model: UpDnCaptionerConfig sizes."""
+
+    batch: int = 64
+    d: int = 64
+    vocab: int = 60
+    model: tuple = tuple(SYNTHETIC_MODEL.items())
+
+
+SYNTHETIC = Size()
+
+
+def make_batch(seed: int = 0, size: Size = SYNTHETIC) -> SimpleNamespace:
     """A CaptionBatch-shaped batch: <bos> 16 words <eos>, 2 rows per caption."""
-    g = torch.Generator().manual_seed(seed)
-    tokens = torch.cat([torch.ones(B, 1, dtype=torch.long), torch.randint(4, VOCAB, (B, WORDS), generator=g),
-                        torch.full((B, 1), 2, dtype=torch.long)], dim=1)
-    row_batch = torch.arange(B).repeat_interleave(ROWS_PER_CAPTION)
-    row_step = torch.randint(0, WORDS, (B * ROWS_PER_CAPTION,), generator=g)
+    g, b = torch.Generator().manual_seed(seed), size.batch
+    tokens = torch.cat([torch.ones(b, 1, dtype=torch.long), torch.randint(4, size.vocab, (b, WORDS), generator=g),
+                        torch.full((b, 1), 2, dtype=torch.long)], dim=1)
+    row_batch = torch.arange(b).repeat_interleave(ROWS_PER_CAPTION)
+    row_step = torch.randint(0, WORDS, (b * ROWS_PER_CAPTION,), generator=g)
     r = row_batch.numel()
-    return SimpleNamespace(v=torch.relu(torch.randn(B, K, D, generator=g)), boxes=torch.rand(B, K, 4, generator=g) * 96,
-                           mask=torch.ones(B, K, dtype=torch.bool), image_size=torch.full((B, 2), 96.0), tokens=tokens,
-                           row_batch=row_batch, row_step=row_step, row_word=tokens[row_batch, row_step + 1],
-                           row_category=torch.zeros(r, dtype=torch.long), human=torch.rand(r, K, generator=g),
-                           hat_mask=torch.zeros(r, HAT_GRID, HAT_GRID, dtype=torch.bool))
+    return SimpleNamespace(v=torch.relu(torch.randn(b, K, size.d, generator=g)),
+                           boxes=torch.rand(b, K, 4, generator=g) * 96, mask=torch.ones(b, K, dtype=torch.bool),
+                           image_size=torch.full((b, 2), 96.0), tokens=tokens, row_batch=row_batch, row_step=row_step,
+                           row_word=tokens[row_batch, row_step + 1], row_category=torch.zeros(r, dtype=torch.long),
+                           human=torch.rand(r, K, generator=g), hat_mask=torch.zeros(r, HAT_GRID, HAT_GRID, dtype=torch.bool))
 
 
-def model() -> UpDnCaptioner:
+def model(size: Size = SYNTHETIC) -> UpDnCaptioner:
     torch.manual_seed(0)
-    return UpDnCaptioner(UpDnCaptionerConfig(num_tokens=VOCAB, v_dim=D, **SYNTHETIC_MODEL))
+    return UpDnCaptioner(UpDnCaptionerConfig(num_tokens=size.vocab, v_dim=size.d, **dict(size.model)))
 
 
-def stepper(method_name: str, batch: SimpleNamespace, overrides: dict | None = None):
-    net = model().train()
+def stepper(method_name: str, batch: SimpleNamespace, overrides: dict | None = None, size: Size = SYNTHETIC):
+    net = model(size).train()
     method = build_method(method_name, overrides)
     optimizer = torch.optim.Adamax(net.parameters(), lr=2e-3)
 
@@ -63,26 +77,28 @@ def stepper(method_name: str, batch: SimpleNamespace, overrides: dict | None = N
     return step
 
 
+def step_record(name: str, method: str, batch: SimpleNamespace, overrides: dict | None = None,
+                size: Size = SYNTHETIC, repeat: int = 5) -> dict:
+    """``method``'s training step vs the plain captioner step on the same batch, timed alternately."""
+    plain_s, hint_s = compare(stepper("updn", batch, size=size), stepper(method, batch, overrides, size), repeat=repeat)
+    slowdown = hint_s / plain_s
+    return {"name": name, "method": method, **(overrides or {}), "plain_step_s": plain_s, "hint_step_s": hint_s,
+            "slowdown": slowdown, "target_max": TARGET, "ok": bool(slowdown <= TARGET), "batch": size.batch,
+            "rows_per_caption": ROWS_PER_CAPTION, "proposals": K, "feature_dim": size.d, "vocab": size.vocab,
+            **dict(size.model)}
+
+
 def beam_throughput(images: int = 512, beam_size: int = 3) -> float:
     """Captions per second of beam search (untrained model: every caption runs the full 16 steps)."""
     net = model().eval()
     g = torch.Generator().manual_seed(1)
-    v = torch.relu(torch.randn(images, K, D, generator=g))
+    v = torch.relu(torch.randn(images, K, SYNTHETIC.d, generator=g))
     boxes, mask = torch.zeros(images, K, 4), torch.ones(images, K, dtype=torch.bool)
     beam_search(net, v[:8], boxes[:8], mask[:8], beam_size=beam_size)
     start = time.perf_counter()
     for i in range(0, images, 128):
         beam_search(net, v[i:i + 128], boxes[i:i + 128], mask[i:i + 128], beam_size=beam_size)
     return images / (time.perf_counter() - start)
-
-
-def step_record(name: str, method: str, batch: SimpleNamespace, overrides: dict | None = None) -> dict:
-    """``method``'s training step vs the plain captioner step on the same batch, timed alternately."""
-    plain_s, hint_s = compare(stepper("updn", batch), stepper(method, batch, overrides), repeat=5)
-    slowdown = hint_s / plain_s
-    return {"name": name, "method": method, **(overrides or {}), "plain_step_s": plain_s, "hint_step_s": hint_s,
-            "slowdown": slowdown, "target_max": TARGET, "ok": bool(slowdown <= TARGET), "batch": B,
-            "rows_per_caption": ROWS_PER_CAPTION, "proposals": K}
 
 
 def run() -> list[dict]:
