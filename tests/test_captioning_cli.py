@@ -118,4 +118,7 @@ def test_hint_tbptt_trains_a_captioner_and_refuses_what_it_cannot_do(cap, tmp_pa
     fails_cleanly(invoke("train", "hint-tbptt", "--task", "captioning", "--horizon", 0, env=env),
                   "horizon must be an integer >= 1")
     fails_cleanly(invoke("train", "hint-tbptt", "--task", "captioning", "--nproc", 2, env=env), "one process only")
+    fails_cleanly(invoke("demo", "--methods", "updn,hint-tbptt", "--out", tmp_path / "d", env=env),
+                  "applies to captioning only")
+    assert not (tmp_path / "d").exists()
     assert not (tmp_path / "c").exists()

@@ -140,6 +140,8 @@ def test_supervision_curve_writes_json_and_png(tmp_path):
     assert (out / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     fails_cleanly(invoke("curve", "--fractions", "0,2", "--out", out), "fractions")
     fails_cleanly(invoke("curve", "--method", "updn", "--out", out), "fine-tuning")
+    fails_cleanly(invoke("curve", "--method", "hint-tbptt", "--out", tmp_path / "c2"), "applies to captioning only")
+    assert not (tmp_path / "c2").exists()
 
 
 def test_epoch_trace_observer_agrees_with_eval(world, tmp_path):

@@ -7,10 +7,10 @@ import click
 
 from ..curve import DEFAULT_FRACTIONS, CurveSpec, run_curve
 from ..errors import GroundbenchError
-from ..experiment import check_device, default_cache_root
+from ..experiment import check_device, default_cache_root, resolve_method
 from ..methods import METHODS
 from ..models.external import read_model_args
-from ..tasks import TASKS
+from ..tasks import TASKS, get_task
 
 PATH = click.Path(path_type=Path)
 
@@ -40,6 +40,7 @@ def curve(fractions, task, split, method, seed, out, images, epochs, model_spec,
         raise GroundbenchError("--fractions must lie in [0, 1]")
     if method not in METHODS or not METHODS[method].fine_tune:
         raise GroundbenchError(f"--method must be a fine-tuning method, got '{method}'")
+    resolve_method(method, get_task(task))  # one that does not apply to the task (hint-tbptt on VQA) fails here
     spec = CurveSpec(out=out, fractions=values, method=method, seed=seed, device=check_device(device),
                      world=None if images is None else {"n_images": images}, epochs=epochs, model=model_spec,
                      model_args=read_model_args(model_args) if model_spec else None, task=task, split=split)
