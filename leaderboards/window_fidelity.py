@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-import torch
 
 from groundbench.data.caption_dataset import caption_loader
 from groundbench.experiment import default_cache_root, model_from_checkpoint
@@ -68,5 +67,4 @@ def main(runs: Path, split: str) -> None:
 
 
 if __name__ == "__main__":
-    torch.set_grad_enabled(True)
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/cap-robust"), sys.argv[2] if len(sys.argv) > 2 else "robust")

@@ -12,14 +12,13 @@ from __future__ import annotations
 import torch
 
 from ..errors import GroundbenchError
+from ..models.stepwise import has_stepwise
 from .caption_rows import word_log_probs
-
-STEPWISE = ("encode", "init_state", "step")
 
 
 def check_stepwise(model) -> None:
     """The window needs the decoder's stepwise protocol (models/protocol.py); a GroundbenchError otherwise."""
-    if not all(callable(getattr(model, name, None)) for name in STEPWISE):
+    if not has_stepwise(model):
         raise GroundbenchError("a truncated-window importance (hint-tbptt) needs a captioner with encode / "
                                "init_state / step (models/protocol.py), run in one process (not --nproc)")
 
@@ -37,7 +36,7 @@ def held_states(model, ctx: tuple, tokens: torch.Tensor, start: torch.Tensor) ->
     rows with start > s run (a prefix of the sorted rows).
     """
     with torch.no_grad():
-        state = tuple(x.detach().clone() for x in model.init_state(ctx))
+        state = model.init_state(ctx)
         for s in range(int(start[0]) if start.numel() else 0):
             n = int((start > s).sum())
             _, _, new = model.step(_take(ctx, n), _take(state, n), tokens[:n, s])

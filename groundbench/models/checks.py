@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ..errors import GroundbenchError
+from .stepwise import has_stepwise
 
 
 def _fail(name: str, message: str) -> None:
@@ -68,7 +69,7 @@ def check_model(name: str, model: torch.nn.Module, task, batch, dims: dict, requ
     Returns notes for what is missing but not needed (e.g. no attention: attention metrics are skipped).
     """
     notes: list[str] = []
-    if "stepwise" in requires and not all(callable(getattr(model, f, None)) for f in ("encode", "init_state", "step")):
+    if "stepwise" in requires and not has_stepwise(model):
         _fail(name, "it has no encode / init_state / step (models/protocol.py), which this method's truncated "
                     "importance steps through; use hint")
     was_training = model.training

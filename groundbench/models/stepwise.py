@@ -29,8 +29,13 @@ class PrefixStepper:
         return out.logits[:, -1], attention, (prefix,)
 
 
+def has_stepwise(model) -> bool:
+    """Whether ``model`` offers the decoder's own encode / init_state / step (models/protocol.py)."""
+    return all(callable(getattr(model, name, None)) for name in ("encode", "init_state", "step"))
+
+
 def stepwise(model):
     """``model`` itself when it offers encode/init_state/step, else a PrefixStepper around it."""
-    if all(callable(getattr(model, name, None)) for name in ("encode", "init_state", "step")):
+    if has_stepwise(model):
         return model
     return PrefixStepper(model)
